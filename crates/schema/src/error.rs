@@ -1,0 +1,146 @@
+//! The one error type of the schema crate, and the stable codes clients match on.
+
+use std::sync::Arc;
+
+use sea_orm::{DbErr, SqlErr};
+use serde::Serialize;
+
+use crate::auth::Scope;
+
+/// The stable, machine-readable codes sent as `extensions.code`.
+///
+/// Partners branch on these, so a code is never renamed or reused; new ones are only added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    Conflict,
+    RateLimited,
+    ServiceUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// Everything that can go wrong while serving a GraphQL operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("authentication required: send `Authorization: Bearer <token>` with a valid token")]
+    Unauthenticated,
+    #[error("this token lacks the `{0}` scope")]
+    Forbidden(Scope),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    BadUserInput {
+        /// The input field at fault, as the client named it (e.g. `input.name`).
+        field: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database is unavailable, try again shortly")]
+    Unavailable(#[source] DbErr),
+    #[error("internal error")]
+    Database(#[source] DbErr),
+    #[error("internal error")]
+    Loader(#[source] Arc<DbErr>),
+}
+
+/// `Result` with the schema crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A bad value for `field`, with a message a person can act on.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Unauthenticated => ErrorCode::Unauthenticated,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::BadUserInput { .. } => ErrorCode::BadUserInput,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Error::Database(_) | Error::Loader(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Whether the database refused the write because of a unique constraint.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Error::Database(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+        )
+    }
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        // A pool that cannot hand out a connection means the database is down or saturated:
+        // that is worth a retry, unlike a bug.
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(err),
+            other => Error::Database(other),
+        }
+    }
+}
+
+impl From<Arc<DbErr>> for Error {
+    fn from(err: Arc<DbErr>) -> Self {
+        match &*err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                Error::Unavailable(DbErr::Custom(err.to_string()))
+            }
+            _ => Error::Loader(err),
+        }
+    }
+}
+
+impl From<Error> for async_graphql::Error {
+    fn from(err: Error) -> Self {
+        let code = err.code();
+        if matches!(code, ErrorCode::Internal | ErrorCode::ServiceUnavailable) {
+            // The detail (SQL, driver text) goes to the log only, inside the request's span,
+            // which carries the request id that the response shows the client.
+            let detail = match &err {
+                Error::Database(e) | Error::Unavailable(e) => e.to_string(),
+                Error::Loader(e) => e.to_string(),
+                _ => String::new(),
+            };
+            tracing::error!(code = code.as_str(), error = %detail, "request failed");
+        }
+        let mut gql = async_graphql::Error::new(err.to_string());
+        gql = gql.extend_with(|_, ext| {
+            ext.set("code", code.as_str());
+            if let Error::BadUserInput { field, .. } = &err {
+                ext.set("field", field.as_str());
+            }
+        });
+        gql
+    }
+}

@@ -1,0 +1,24 @@
+//! The database schema of profilegraph, as sea-orm migrations.
+//!
+//! The same migrations run on SQLite (the embedded default) and PostgreSQL (production), so
+//! they only use what both support: UUID ids (BLOB on SQLite, `uuid` on PostgreSQL),
+//! `timestamptz`, JSON stored as `jsonb`/TEXT, and string columns for enums.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_tenancy;
+mod m20261121_000002_profiles;
+mod util;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_tenancy::Migration),
+            Box::new(m20261121_000002_profiles::Migration),
+        ]
+    }
+}
