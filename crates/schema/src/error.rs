@@ -135,12 +135,11 @@ impl From<Error> for async_graphql::Error {
             tracing::error!(code = code.as_str(), error = %detail, "request failed");
         }
         let mut gql = async_graphql::Error::new(err.to_string());
-        gql = gql.extend_with(|_, ext| {
-            ext.set("code", code.as_str());
-            if let Error::BadUserInput { field, .. } = &err {
-                ext.set("field", field.as_str());
-            }
-        });
+        let extensions = gql.extensions.get_or_insert_with(Default::default);
+        extensions.set("code", code.as_str());
+        if let Error::BadUserInput { field, .. } = &err {
+            extensions.set("field", field.as_str());
+        }
         gql
     }
 }

@@ -1,1 +1,13 @@
+//! The profilegraph server and its command line.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::{Error, Result};

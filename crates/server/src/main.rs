@@ -1,7 +1,7 @@
-use migration::{Migrator, MigratorTrait};
+//! The `profilegraph` binary. Everything lives in the library so that tests and helper
+//! binaries share it; this file only hands over to it.
+
 #[tokio::main]
-async fn main() -> Result<(), sea_orm::DbErr> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_default();
-    let db = sea_orm::Database::connect(url).await?;
-    Migrator::up(&db, None).await
+async fn main() -> std::process::ExitCode {
+    profilegraph::cli::main().await
 }

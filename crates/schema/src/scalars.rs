@@ -1,0 +1,34 @@
+//! Custom scalars.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use chrono::{SecondsFormat, Utc};
+
+/// An instant, as an RFC 3339 string in UTC (`2026-11-21T09:30:00.123Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DateTime(pub chrono::DateTime<Utc>);
+
+/// An instant in RFC 3339 form, always in UTC with a `Z` suffix, e.g. `2026-11-21T09:30:00.123Z`.
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| DateTime(t.with_timezone(&Utc)))
+                .map_err(|_| InputValueError::custom("expected an RFC 3339 date-time")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+}
+
+impl From<chrono::DateTime<chrono::FixedOffset>> for DateTime {
+    fn from(t: chrono::DateTime<chrono::FixedOffset>) -> Self {
+        DateTime(t.with_timezone(&Utc))
+    }
+}

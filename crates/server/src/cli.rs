@@ -1,0 +1,165 @@
+//! The command line: `serve` (the default), `migrate`, `schema`, `workspace`, `token`, `demo`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use profilegraph_schema::auth::{Scopes, tokens};
+use profilegraph_schema::workspace::store as workspaces;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::{app, database, demo, telemetry};
+
+/// profilegraph: the GraphQL API for customer profiles of an omnichannel inbox.
+#[derive(Debug, Parser)]
+#[command(name = "profilegraph", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    /// What to do; `serve` when none is given.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates first; seeds the demo on a brand-new database).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Seed the demo workspace into the configured database and print a token for it.
+    Demo,
+}
+
+/// `profilegraph workspace …`
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace; prints its slug.
+    Create {
+        /// The company's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `profilegraph token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; prints it alone on the last line. It is shown only once.
+    Create {
+        /// The slug of the workspace the token belongs to.
+        #[arg(long)]
+        workspace: String,
+        /// Comma-separated scopes: read, write, admin.
+        #[arg(long, default_value = "read")]
+        scopes: String,
+        /// A label to recognise the token by (e.g. the integration's name).
+        #[arg(long, default_value = "api token")]
+        name: String,
+        /// Days until the token expires; never when omitted.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+}
+
+/// Parse the command line, run it, and turn the outcome into an exit code.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(&cli.config);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "profilegraph failed");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run one parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&config).await,
+        Command::Migrate => {
+            let conn = database::connect(&config).await?;
+            database::migrate(&conn).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", profilegraph_schema::sdl());
+            Ok(())
+        }
+        Command::Workspace(WorkspaceCommand::Create { name }) => {
+            let db = migrated(&config).await?;
+            let workspace = workspaces::create_workspace(&db.conn, &name).await?;
+            println!("{}", workspace.slug);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            workspace,
+            scopes,
+            name,
+            expires_in_days,
+        }) => {
+            let scopes: Scopes = scopes.parse().map_err(Error::Usage)?;
+            let db = migrated(&config).await?;
+            let workspace = workspaces::find_by_slug(&db.conn, &workspace)
+                .await?
+                .ok_or_else(|| Error::Usage(format!("no workspace with slug `{workspace}`")))?;
+            let expires_at = expires_in_days
+                .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
+            let token =
+                tokens::create(&db.conn, workspace.id, None, &name, &scopes, expires_at).await?;
+            eprintln!(
+                "token {} for workspace {} with scopes {}; store it now, it is not shown again:",
+                token.row.display_prefix, workspace.slug, scopes
+            );
+            println!("{}", token.plaintext);
+            Ok(())
+        }
+        Command::Demo => {
+            let db = migrated(&config).await?;
+            let seeded = demo::seed(&db).await?;
+            eprintln!(
+                "demo workspace `{}` seeded; a read,write,admin token for it:",
+                seeded.slug
+            );
+            println!("{}", seeded.token);
+            Ok(())
+        }
+    }
+}
+
+async fn migrated(config: &Config) -> Result<profilegraph_schema::Db> {
+    database::check_url(&config.database_url)?;
+    let conn = database::connect(config).await?;
+    database::migrate(&conn).await?;
+    Ok(profilegraph_schema::Db::new(conn))
+}
+
+async fn serve(config: &Config) -> Result<()> {
+    let prepared = app::prepare(config).await?;
+    let listener = app::bind(config).await?;
+    let addr = listener.local_addr()?;
+    println!("profilegraph is listening on http://{addr}/graphql (GraphiQL: open it in a browser)");
+    if let Some(token) = &prepared.demo_token {
+        println!(
+            "This database was new, so the demo workspace was seeded. Its token (shown once), \
+             for the header `Authorization: Bearer <token>`:"
+        );
+        println!("{token}");
+    }
+    app::run(listener, prepared.state, app::shutdown_signal()).await
+}

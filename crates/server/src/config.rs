@@ -1,0 +1,105 @@
+//! Configuration, from flags and the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Settings shared by every subcommand. Each can be given as a flag or an environment
+/// variable; flags win.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Where the data lives: `sqlite://PATH` (created if missing) or
+    /// `postgres://USER@HOST:PORT/DB`. The default is a SQLite file in the working directory.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://profilegraph.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// The address `serve` listens on.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// Don't seed the demo workspace when `serve` starts on a brand-new database. Set it in
+    /// production.
+    #[arg(long, env = "PROFILEGRAPH_NO_DEMO", global = true)]
+    pub no_demo: bool,
+
+    /// Log filter, in `tracing` `EnvFilter` syntax (`info`, `profilegraph=debug,info`, …).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_LOG",
+        default_value = "info,sqlx=warn,sea_orm=warn",
+        global = true
+    )]
+    pub log: String,
+
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Most database connections in the pool. SQLite allows one writer at a time, but
+    /// readers run side by side in WAL mode, so a small pool still helps there.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub db_max_connections: u32,
+
+    /// Seconds a request waits for a free database connection before it fails with
+    /// SERVICE_UNAVAILABLE. Short, so an overloaded or unreachable database is reported
+    /// quickly instead of holding clients for sqlx's default 30 s.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_DB_ACQUIRE_TIMEOUT",
+        default_value_t = 3,
+        global = true
+    )]
+    pub db_acquire_timeout_secs: u64,
+}
+
+impl Config {
+    /// The pool's acquire timeout.
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout_secs.max(1))
+    }
+
+    /// A configuration for `database_url` with every other setting at its default; used by
+    /// tests and tools.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            no_demo: true,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            db_max_connections: 10,
+            db_acquire_timeout_secs: 3,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}

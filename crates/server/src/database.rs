@@ -1,0 +1,103 @@
+//! Connecting to SQLite or PostgreSQL, and migrating.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+
+use crate::config::Config;
+use crate::error::Result;
+
+/// How long a SQLite writer waits for the write lock before giving up. Writers queue on
+/// this instead of failing with "database is locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Open the pool described by `config`, creating a SQLite file if it does not exist.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(config.database_url.clone());
+    options
+        .max_connections(config.db_max_connections.max(1))
+        .min_connections(1)
+        .acquire_timeout(config.db_acquire_timeout())
+        .connect_timeout(config.db_acquire_timeout())
+        .sqlx_logging(false)
+        // Every new SQLite connection gets the same settings: WAL so readers never block
+        // the writer, a busy timeout so writers wait their turn, and foreign keys, which
+        // SQLite leaves off by default (the cascade rules depend on them).
+        .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    let conn = Database::connect(options).await?;
+    Ok(conn)
+}
+
+/// Whether the URL names a SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Whether the database has no profilegraph data yet: no migrations applied, or no
+/// workspace at all. Checked before migrating, to decide whether to seed the demo.
+pub async fn is_brand_new(conn: &DatabaseConnection) -> Result<bool> {
+    let applied = Migrator::get_applied_migrations(conn)
+        .await
+        .map(|m| !m.is_empty())
+        .unwrap_or(false);
+    if !applied {
+        return Ok(true);
+    }
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM workspaces",
+        ))
+        .await?;
+    let count: i64 = match row {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(count == 0)
+}
+
+/// Apply every pending migration.
+pub async fn migrate(conn: &DatabaseConnection) -> Result<()> {
+    Migrator::up(conn, None).await?;
+    Ok(())
+}
+
+/// A cheap round trip, for `/health/ready`.
+pub async fn ping(conn: &DatabaseConnection) -> Result<()> {
+    conn.execute_unprepared("SELECT 1").await?;
+    Ok(())
+}
+
+/// The backend's name, for logs.
+pub fn backend_name(conn: &DatabaseConnection) -> &'static str {
+    match conn.get_database_backend() {
+        DbBackend::Sqlite => "sqlite",
+        DbBackend::Postgres => "postgres",
+        _ => "other",
+    }
+}
+
+/// Make sure a SQLite URL parses before anything else happens, so a typo is reported as
+/// such rather than as a connection failure.
+pub fn check_url(url: &str) -> Result<()> {
+    if is_sqlite(url) {
+        SqliteConnectOptions::from_str(url)
+            .map(|_| ())
+            .map_err(|e| crate::Error::Usage(format!("bad DATABASE_URL `{url}`: {e}")))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        Err(crate::Error::Usage(format!(
+            "DATABASE_URL must start with sqlite:// or postgres://, got `{url}`"
+        )))
+    }
+}

@@ -1,0 +1,217 @@
+//! The demo workspace, from the product text: Peter B. wrote in on Facebook Messenger and
+//! on WhatsApp, so two contacts exist, grouped in one profile; plus a note, a few custom
+//! fields with values, contact moments on each channel, and Maria, whose e-mail contact
+//! has no profile yet (the "Add profile" flow starts there).
+
+use chrono::{Duration, Utc};
+use profilegraph_schema::Db;
+use profilegraph_schema::auth::{Scopes, tokens};
+use profilegraph_schema::workspace::store as workspaces;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction};
+use serde_json::json;
+use uuid::Uuid;
+
+use entity::{
+    agents, channels, contact_moments, contacts, custom_fields, notes, profile_field_values,
+    profiles,
+};
+
+use crate::error::Result;
+
+/// What seeding made.
+pub struct Seeded {
+    /// The demo workspace's slug.
+    pub slug: String,
+    /// A `read,write,admin` token for it.
+    pub token: String,
+}
+
+/// Seed the demo workspace in one transaction and mint a token for it.
+pub async fn seed(db: &Db) -> Result<Seeded> {
+    let txn = db.begin_write().await?;
+    let workspace = workspaces::create_workspace(&txn, "Demo Company").await?;
+    let ws = workspace.id;
+    let now = Utc::now();
+    let at = |minutes_ago: i64| -> chrono::DateTime<chrono::FixedOffset> {
+        (now - Duration::minutes(minutes_ago)).into()
+    };
+
+    let agent = agents::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws),
+        name: Set("Anna de Vries".into()),
+        email: Set("anna@demo.example".into()),
+        created_at: Set(at(60 * 24 * 30)),
+    }
+    .insert(&txn)
+    .await?;
+
+    let messenger = channel(&txn, ws, "FACEBOOK_MESSENGER", "Facebook Messenger", at(43_200)).await?;
+    let whatsapp = channel(&txn, ws, "WHATSAPP", "Support WhatsApp", at(43_200)).await?;
+    let email = channel(&txn, ws, "EMAIL", "Support e-mail", at(43_200)).await?;
+
+    let peter = profiles::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws),
+        name: Set("Peter B.".into()),
+        version: Set(1),
+        created_at: Set(at(2_000)),
+        updated_at: Set(at(2_000)),
+    }
+    .insert(&txn)
+    .await?;
+
+    let peter_fb = contact(&txn, ws, messenger, "fb:4820193384710", "Peter B.", Some(peter.id), at(3_000)).await?;
+    let peter_wa = contact(&txn, ws, whatsapp, "+31612345678", "Peter", Some(peter.id), at(2_500)).await?;
+    let maria = contact(&txn, ws, email, "maria.k@example.com", "Maria K.", None, at(90)).await?;
+
+    moment(&txn, ws, peter_fb, messenger, "Where is my order #1042?", "CLOSED", at(3_000), Some(at(2_900))).await?;
+    moment(&txn, ws, peter_fb, messenger, "Can I change the delivery address?", "CLOSED", at(2_200), Some(at(2_100))).await?;
+    moment(&txn, ws, peter_wa, whatsapp, "Order #1042 arrived damaged", "ASSIGNED", at(400), None).await?;
+    moment(&txn, ws, peter_wa, whatsapp, "Return label request", "OPEN", at(30), None).await?;
+    moment(&txn, ws, maria, email, "Question about your opening hours", "OPEN", at(90), None).await?;
+
+    let customer_number = field(&txn, ws, "customer_number", "Customer number", "TEXT", json!([]), 0).await?;
+    let plan = field(&txn, ws, "plan", "Plan", "SELECT", json!(["Free", "Pro", "Enterprise"]), 1).await?;
+    let vip = field(&txn, ws, "vip", "VIP", "BOOLEAN", json!([]), 2).await?;
+    field(&txn, ws, "birthday", "Birthday", "DATE", json!([]), 3).await?;
+    for (field_id, value) in [
+        (customer_number, json!("C-10042")),
+        (plan, json!("Pro")),
+        (vip, json!(true)),
+    ] {
+        profile_field_values::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            workspace_id: Set(ws),
+            profile_id: Set(peter.id),
+            field_id: Set(field_id),
+            value: Set(value),
+            updated_at: Set(at(1_900)),
+        }
+        .insert(&txn)
+        .await?;
+    }
+
+    notes::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws),
+        profile_id: Set(peter.id),
+        author_id: Set(Some(agent.id)),
+        body: Set("Prefers WhatsApp. Order #1042 arrived damaged; a replacement was sent.".into()),
+        created_at: Set(at(350)),
+        updated_at: Set(at(350)),
+    }
+    .insert(&txn)
+    .await?;
+
+    let scopes: Scopes = "read,write,admin"
+        .parse()
+        .map_err(crate::Error::Usage)?;
+    let token = tokens::create(&txn, ws, Some(agent.id), "demo", &scopes, None).await?;
+    txn.commit().await?;
+    Ok(Seeded {
+        slug: workspace.slug,
+        token: token.plaintext,
+    })
+}
+
+async fn channel(
+    txn: &DatabaseTransaction,
+    ws: Uuid,
+    channel_type: &str,
+    name: &str,
+    at: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Uuid> {
+    let row = channels::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws),
+        channel_type: Set(channel_type.into()),
+        name: Set(name.into()),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(txn)
+    .await?;
+    Ok(row.id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn contact(
+    txn: &DatabaseTransaction,
+    ws: Uuid,
+    channel_id: Uuid,
+    identifier: &str,
+    display_name: &str,
+    profile_id: Option<Uuid>,
+    at: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Uuid> {
+    let row = contacts::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws),
+        channel_id: Set(channel_id),
+        identifier: Set(identifier.into()),
+        display_name: Set(display_name.into()),
+        profile_id: Set(profile_id),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(txn)
+    .await?;
+    Ok(row.id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn moment(
+    txn: &DatabaseTransaction,
+    ws: Uuid,
+    contact_id: Uuid,
+    channel_id: Uuid,
+    subject: &str,
+    status: &str,
+    at: chrono::DateTime<chrono::FixedOffset>,
+    closed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> Result<()> {
+    contact_moments::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws),
+        contact_id: Set(contact_id),
+        channel_id: Set(channel_id),
+        subject: Set(subject.into()),
+        status: Set(status.into()),
+        created_at: Set(at),
+        closed_at: Set(closed_at),
+        last_message_at: Set(closed_at.unwrap_or(at)),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+async fn field(
+    txn: &DatabaseTransaction,
+    ws: Uuid,
+    key: &str,
+    label: &str,
+    field_type: &str,
+    options: serde_json::Value,
+    position: i32,
+) -> Result<Uuid> {
+    let now = Utc::now().into();
+    let row = custom_fields::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws),
+        key: Set(key.into()),
+        label: Set(label.into()),
+        field_type: Set(field_type.into()),
+        options: Set(options),
+        validation: Set(None),
+        required: Set(false),
+        position: Set(position),
+        archived: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    Ok(row.id)
+}

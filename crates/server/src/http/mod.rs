@@ -1,0 +1,70 @@
+//! The HTTP surface: `/graphql` (POST to run, GET for GraphiQL) and the health checks.
+
+mod graphql;
+mod health;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use profilegraph_schema::{AppSchema, Db};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// The header that carries each request's id, in and out.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The executable schema, with its limits.
+    pub schema: AppSchema,
+    /// The database pool.
+    pub db: Db,
+    /// Settings the handlers need.
+    pub settings: Arc<HttpSettings>,
+}
+
+/// HTTP behaviour that differs between deployments.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Serve GraphiQL on `GET /graphql`.
+    pub graphiql: bool,
+}
+
+/// The whole router, with request ids, tracing, a request timeout and panic isolation.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .with_state(state)
+        // Layers run bottom-up for requests: the id is set first, so the trace span and
+        // every log line inside it carry it, and it is echoed back on the response.
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(10),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id = %request_id,
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
