@@ -248,7 +248,11 @@ impl MigrationTrait for Migration {
             .create_index(index(
                 "ix_notes_profile_created",
                 Notes::Table,
-                vec![asc(Notes::ProfileId), desc(Notes::CreatedAt), desc(Notes::Id)],
+                vec![
+                    asc(Notes::ProfileId),
+                    desc(Notes::CreatedAt),
+                    desc(Notes::Id),
+                ],
                 false,
             ))
             .await?;

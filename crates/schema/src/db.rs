@@ -34,3 +34,15 @@ impl Db {
         Ok(self.conn.begin_with_options(options).await?)
     }
 }
+
+/// The current instant as stored: UTC, truncated to microseconds, which is what
+/// PostgreSQL keeps. Both backends then hold (and sort, and page by) the same value.
+pub fn now() -> sea_orm::prelude::DateTimeWithTimeZone {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6).into()
+}
+
+/// The request's database handle.
+pub fn get<'a>(ctx: &async_graphql::Context<'a>) -> &'a Db {
+    ctx.data_unchecked::<Db>()
+}

@@ -2,40 +2,85 @@
 //!
 //! Modules are organised by capability (profiles, contacts, notes, fields, moments, …).
 //! Each capability keeps its database rules (workspace scoping, validation, transactions)
-//! in a `store` module that its resolvers call, so resolvers stay thin.
+//! in a `store` module that its resolvers call, so resolvers stay thin: check the scope,
+//! parse the input, call the store, invalidate the loaders.
 
 pub mod auth;
+pub mod channels;
+pub mod contacts;
 pub mod db;
 pub mod error;
+pub mod fields;
 pub mod ids;
+pub mod input;
+pub mod loaders;
+pub mod moments;
+pub mod node;
+pub mod notes;
+pub mod pagination;
+pub mod profiles;
 pub mod scalars;
+pub mod sql;
 pub mod workspace;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Request, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Request, Schema, SchemaBuilder};
 
 pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
 
 /// Every query field, merged from the capabilities.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(workspace::WorkspaceQuery);
+#[graphql(name = "Query")]
+pub struct QueryRoot(
+    workspace::WorkspaceQuery,
+    node::NodeQuery,
+    profiles::ProfileQuery,
+    contacts::ContactQuery,
+    channels::ChannelQuery,
+    moments::MomentQuery,
+    fields::FieldQuery,
+);
+
+/// Every mutation, merged from the capabilities. Each takes one `input` and returns a
+/// payload object.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(
+    profiles::ProfileMutation,
+    contacts::ContactMutation,
+    notes::NoteMutation,
+    moments::MomentMutation,
+    channels::ChannelMutation,
+    fields::FieldMutation,
+);
 
 /// The schema type the server executes.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// A schema builder with the database attached; the server adds its limits and builds it.
-pub fn builder(db: Db) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).data(db)
+pub fn builder(db: Db) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(db)
 }
 
 /// The SDL of the public schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
 }
 
-/// Attach what one request runs with: its viewer.
-pub fn for_viewer(request: Request, viewer: auth::Viewer) -> Request {
-    request.data(viewer)
+/// Attach what one request runs with: its viewer and a fresh set of loaders scoped to the
+/// viewer's workspace.
+pub fn for_viewer(request: Request, db: &Db, viewer: auth::Viewer) -> Request {
+    let loaders = loaders::for_workspace(db.clone(), viewer.workspace_id);
+    request.data(viewer).data(loaders)
 }

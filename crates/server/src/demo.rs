@@ -3,7 +3,7 @@
 //! fields with values, contact moments on each channel, and Maria, whose e-mail contact
 //! has no profile yet (the "Add profile" flow starts there).
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use profilegraph_schema::Db;
 use profilegraph_schema::auth::{Scopes, tokens};
 use profilegraph_schema::workspace::store as workspaces;
@@ -31,9 +31,9 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     let txn = db.begin_write().await?;
     let workspace = workspaces::create_workspace(&txn, "Demo Company").await?;
     let ws = workspace.id;
-    let now = Utc::now();
+    let now = profilegraph_schema::db::now();
     let at = |minutes_ago: i64| -> chrono::DateTime<chrono::FixedOffset> {
-        (now - Duration::minutes(minutes_ago)).into()
+        now - Duration::minutes(minutes_ago)
     };
 
     let agent = agents::ActiveModel {
@@ -46,7 +46,14 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     .insert(&txn)
     .await?;
 
-    let messenger = channel(&txn, ws, "FACEBOOK_MESSENGER", "Facebook Messenger", at(43_200)).await?;
+    let messenger = channel(
+        &txn,
+        ws,
+        "FACEBOOK_MESSENGER",
+        "Facebook Messenger",
+        at(43_200),
+    )
+    .await?;
     let whatsapp = channel(&txn, ws, "WHATSAPP", "Support WhatsApp", at(43_200)).await?;
     let email = channel(&txn, ws, "EMAIL", "Support e-mail", at(43_200)).await?;
 
@@ -61,18 +68,113 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     .insert(&txn)
     .await?;
 
-    let peter_fb = contact(&txn, ws, messenger, "fb:4820193384710", "Peter B.", Some(peter.id), at(3_000)).await?;
-    let peter_wa = contact(&txn, ws, whatsapp, "+31612345678", "Peter", Some(peter.id), at(2_500)).await?;
-    let maria = contact(&txn, ws, email, "maria.k@example.com", "Maria K.", None, at(90)).await?;
+    let peter_fb = contact(
+        &txn,
+        ws,
+        messenger,
+        "fb:4820193384710",
+        "Peter B.",
+        Some(peter.id),
+        at(3_000),
+    )
+    .await?;
+    let peter_wa = contact(
+        &txn,
+        ws,
+        whatsapp,
+        "+31612345678",
+        "Peter",
+        Some(peter.id),
+        at(2_500),
+    )
+    .await?;
+    let maria = contact(
+        &txn,
+        ws,
+        email,
+        "maria.k@example.com",
+        "Maria K.",
+        None,
+        at(90),
+    )
+    .await?;
 
-    moment(&txn, ws, peter_fb, messenger, "Where is my order #1042?", "CLOSED", at(3_000), Some(at(2_900))).await?;
-    moment(&txn, ws, peter_fb, messenger, "Can I change the delivery address?", "CLOSED", at(2_200), Some(at(2_100))).await?;
-    moment(&txn, ws, peter_wa, whatsapp, "Order #1042 arrived damaged", "ASSIGNED", at(400), None).await?;
-    moment(&txn, ws, peter_wa, whatsapp, "Return label request", "OPEN", at(30), None).await?;
-    moment(&txn, ws, maria, email, "Question about your opening hours", "OPEN", at(90), None).await?;
+    moment(
+        &txn,
+        ws,
+        peter_fb,
+        messenger,
+        "Where is my order #1042?",
+        "CLOSED",
+        at(3_000),
+        Some(at(2_900)),
+    )
+    .await?;
+    moment(
+        &txn,
+        ws,
+        peter_fb,
+        messenger,
+        "Can I change the delivery address?",
+        "CLOSED",
+        at(2_200),
+        Some(at(2_100)),
+    )
+    .await?;
+    moment(
+        &txn,
+        ws,
+        peter_wa,
+        whatsapp,
+        "Order #1042 arrived damaged",
+        "ASSIGNED",
+        at(400),
+        None,
+    )
+    .await?;
+    moment(
+        &txn,
+        ws,
+        peter_wa,
+        whatsapp,
+        "Return label request",
+        "OPEN",
+        at(30),
+        None,
+    )
+    .await?;
+    moment(
+        &txn,
+        ws,
+        maria,
+        email,
+        "Question about your opening hours",
+        "OPEN",
+        at(90),
+        None,
+    )
+    .await?;
 
-    let customer_number = field(&txn, ws, "customer_number", "Customer number", "TEXT", json!([]), 0).await?;
-    let plan = field(&txn, ws, "plan", "Plan", "SELECT", json!(["Free", "Pro", "Enterprise"]), 1).await?;
+    let customer_number = field(
+        &txn,
+        ws,
+        "customer_number",
+        "Customer number",
+        "TEXT",
+        json!([]),
+        0,
+    )
+    .await?;
+    let plan = field(
+        &txn,
+        ws,
+        "plan",
+        "Plan",
+        "SELECT",
+        json!(["Free", "Pro", "Enterprise"]),
+        1,
+    )
+    .await?;
     let vip = field(&txn, ws, "vip", "VIP", "BOOLEAN", json!([]), 2).await?;
     field(&txn, ws, "birthday", "Birthday", "DATE", json!([]), 3).await?;
     for (field_id, value) in [
@@ -104,9 +206,7 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     .insert(&txn)
     .await?;
 
-    let scopes: Scopes = "read,write,admin"
-        .parse()
-        .map_err(crate::Error::Usage)?;
+    let scopes: Scopes = "read,write,admin".parse().map_err(crate::Error::Usage)?;
     let token = tokens::create(&txn, ws, Some(agent.id), "demo", &scopes, None).await?;
     txn.commit().await?;
     Ok(Seeded {
@@ -196,7 +296,7 @@ async fn field(
     options: serde_json::Value,
     position: i32,
 ) -> Result<Uuid> {
-    let now = Utc::now().into();
+    let now = profilegraph_schema::db::now();
     let row = custom_fields::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(ws),

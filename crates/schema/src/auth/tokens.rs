@@ -57,8 +57,7 @@ pub fn is_well_formed(token: &str) -> bool {
     let Some(body) = token.strip_prefix(PREFIX) else {
         return false;
     };
-    if body.len() != SECRET_LEN + CHECKSUM_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if body.len() != SECRET_LEN + CHECKSUM_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return false;
     }
     let (secret, sum) = body.split_at(SECRET_LEN);
@@ -128,9 +127,9 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, token: &str) -> Result<Vie
         api_tokens::Entity::update_many()
             .col_expr(
                 api_tokens::Column::LastUsedAt,
-                sea_orm::sea_query::Expr::value(sea_orm::Value::ChronoDateTimeWithTimeZone(
-                    Some(now.into()),
-                )),
+                sea_orm::sea_query::Expr::value(sea_orm::Value::ChronoDateTimeWithTimeZone(Some(
+                    now.into(),
+                ))),
             )
             .filter(api_tokens::Column::Id.eq(row.id))
             .exec(db)

@@ -9,13 +9,14 @@ use crate::error::Result;
 use crate::ids::{self, NodeKind};
 
 /// A workspace: one company using the inbox. Everything belongs to exactly one.
+#[derive(Clone)]
 pub struct Workspace(pub entity::workspaces::Model);
 
 /// A workspace: one company using the inbox. Everything in the API belongs to exactly one.
 #[Object]
 impl Workspace {
     /// The workspace's global id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(NodeKind::Workspace, self.0.id)
     }
 
@@ -30,14 +31,15 @@ impl Workspace {
     }
 }
 
-/// The agent a token was issued for.
-pub struct ViewerAgent(pub entity::agents::Model);
+/// A person of the company who works tickets.
+#[derive(Clone)]
+pub struct Agent(pub entity::agents::Model);
 
 /// An agent: a person of the company who works tickets and writes notes.
-#[Object(name = "Agent")]
-impl ViewerAgent {
+#[Object]
+impl Agent {
     /// The agent's global id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(NodeKind::Agent, self.0.id)
     }
 
@@ -68,8 +70,8 @@ impl ViewerInfo {
     }
 
     /// The agent the token was issued for; null for integration tokens without one.
-    async fn agent(&self) -> Option<ViewerAgent> {
-        self.agent.clone().map(ViewerAgent)
+    async fn agent(&self) -> Option<Agent> {
+        self.agent.clone().map(Agent)
     }
 
     /// The token's scopes: `read`, `write`, `admin`.
@@ -87,7 +89,7 @@ impl WorkspaceQuery {
     /// Who is calling: the token's workspace, agent and scopes.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<ViewerInfo> {
         let viewer = auth::viewer_with(ctx, Scope::Read)?;
-        let db = ctx.data_unchecked::<crate::Db>();
+        let db = crate::db::get(ctx);
         let (workspace, agent) = store::viewer(db, viewer).await?;
         Ok(ViewerInfo {
             workspace,

@@ -55,7 +55,10 @@ pub async fn create_workspace<C: sea_orm::ConnectionTrait>(
 
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(Error::bad_input("name", "a workspace name is 1 to 200 characters"));
+        return Err(Error::bad_input(
+            "name",
+            "a workspace name is 1 to 200 characters",
+        ));
     }
     let base = slugify(name);
     let mut slug = base.clone();
@@ -102,4 +105,9 @@ mod tests {
         assert_eq!(slugify("Ünïcode ☃"), "n-code");
         assert_eq!(slugify("!!!"), "workspace");
     }
+}
+
+/// A workspace by id.
+pub async fn find(db: &Db, id: uuid::Uuid) -> Result<Option<workspaces::Model>> {
+    Ok(workspaces::Entity::find_by_id(id).one(&db.conn).await?)
 }

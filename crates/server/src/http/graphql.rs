@@ -37,7 +37,11 @@ pub async fn execute(
         .unwrap_or_default()
         .to_owned();
     let Some(token) = bearer_token(&headers) else {
-        return error_response(StatusCode::UNAUTHORIZED, Error::Unauthenticated, &request_id);
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            Error::Unauthenticated,
+            &request_id,
+        );
     };
     let viewer = match tokens::authenticate(&state.db.conn, token).await {
         Ok(viewer) => viewer,
@@ -50,7 +54,7 @@ pub async fn execute(
             return error_response(status, err, &request_id);
         }
     };
-    let request = profilegraph_schema::for_viewer(request.into_inner(), viewer);
+    let request = profilegraph_schema::for_viewer(request.into_inner(), &state.db, viewer);
     let mut response = state.schema.execute(request).await;
     // Every error carries the request id, so a partner can quote it and we can find the
     // detail that the message leaves out in the logs.

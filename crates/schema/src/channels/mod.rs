@@ -1,0 +1,10 @@
+//! Channels: the inbound lines of a workspace (an e-mail address, a WhatsApp number, …).
+
+mod mutation;
+mod query;
+pub mod store;
+mod types;
+
+pub use mutation::ChannelMutation;
+pub use query::ChannelQuery;
+pub use types::{Channel, ChannelType};

@@ -1,0 +1,92 @@
+//! The `Channel` type and `ChannelType` enum.
+
+use async_graphql::{Enum, ID, Object};
+
+use crate::ids::{self, NodeKind};
+use crate::scalars::DateTime;
+
+/// The kind of line a channel is. Stored as its GraphQL name.
+#[derive(Debug, Enum, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelType {
+    /// E-mail.
+    Email,
+    /// WhatsApp.
+    Whatsapp,
+    /// Facebook Messenger.
+    FacebookMessenger,
+    /// Instagram direct messages.
+    Instagram,
+    /// Text messages.
+    Sms,
+    /// Phone calls.
+    Voice,
+    /// The website chat widget.
+    LiveChat,
+    /// Telegram.
+    Telegram,
+    /// Any other integration.
+    Custom,
+}
+
+impl ChannelType {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelType::Email => "EMAIL",
+            ChannelType::Whatsapp => "WHATSAPP",
+            ChannelType::FacebookMessenger => "FACEBOOK_MESSENGER",
+            ChannelType::Instagram => "INSTAGRAM",
+            ChannelType::Sms => "SMS",
+            ChannelType::Voice => "VOICE",
+            ChannelType::LiveChat => "LIVE_CHAT",
+            ChannelType::Telegram => "TELEGRAM",
+            ChannelType::Custom => "CUSTOM",
+        }
+    }
+
+    /// Read the stored form. Unknown values (none are written) read as CUSTOM rather than
+    /// failing the whole response.
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "EMAIL" => ChannelType::Email,
+            "WHATSAPP" => ChannelType::Whatsapp,
+            "FACEBOOK_MESSENGER" => ChannelType::FacebookMessenger,
+            "INSTAGRAM" => ChannelType::Instagram,
+            "SMS" => ChannelType::Sms,
+            "VOICE" => ChannelType::Voice,
+            "LIVE_CHAT" => ChannelType::LiveChat,
+            "TELEGRAM" => ChannelType::Telegram,
+            _ => ChannelType::Custom,
+        }
+    }
+}
+
+/// One inbound line of the workspace, such as "Support WhatsApp".
+#[derive(Clone)]
+pub struct Channel(pub entity::channels::Model);
+
+/// One inbound line of the workspace, such as "Support WhatsApp". Every contact and contact
+/// moment belongs to one.
+#[Object]
+impl Channel {
+    /// The channel's global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeKind::Channel, self.0.id)
+    }
+
+    /// What kind of line it is.
+    #[graphql(name = "type")]
+    async fn channel_type(&self) -> ChannelType {
+        ChannelType::from_db(&self.0.channel_type)
+    }
+
+    /// The name agents know it by.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// When the channel was added.
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+}

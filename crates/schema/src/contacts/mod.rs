@@ -1,0 +1,13 @@
+//! Contacts: one customer identity on one channel (an e-mail address, a phone number, a
+//! platform id), and how they join and leave profiles.
+
+pub mod identifier;
+pub mod loaders;
+mod mutation;
+mod query;
+pub mod store;
+mod types;
+
+pub use mutation::ContactMutation;
+pub use query::ContactQuery;
+pub use types::{Contact, ContactConnection};

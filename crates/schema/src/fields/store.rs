@@ -1,0 +1,361 @@
+//! The database rules for custom fields and their values.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use entity::{custom_fields, profile_field_values};
+
+use super::types::{CustomFieldType, Rules};
+use super::validate;
+use crate::Db;
+use crate::error::{Error, Result};
+use crate::input::Text;
+
+/// One requested change to a profile's field: a new value, or `None` to clear it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    /// The field.
+    pub field_id: Uuid,
+    /// The new value; `None` clears the field.
+    pub value: Option<Value>,
+}
+
+/// Check every change against its field, then write them, inside the caller's
+/// transaction. Nothing is written unless every value is good.
+pub async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    changes: &[FieldChange],
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.field_id).collect();
+    let fields: HashMap<Uuid, custom_fields::Model> = custom_fields::Entity::find()
+        .filter(custom_fields::Column::WorkspaceId.eq(workspace_id))
+        .filter(custom_fields::Column::Id.is_in(ids.clone()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f))
+        .collect();
+
+    // Validate everything first: one bad value refuses the request before any write.
+    let mut rows = Vec::new();
+    for change in changes {
+        let field = fields
+            .get(&change.field_id)
+            .ok_or(Error::NotFound("CustomField"))?;
+        if field.archived {
+            return Err(Error::bad_input(
+                field.key.as_str(),
+                format!("{} is archived and can't be set", field.label),
+            ));
+        }
+        match &change.value {
+            None if field.required => {
+                return Err(Error::bad_input(
+                    field.key.as_str(),
+                    format!("{} is required and can't be cleared", field.label),
+                ));
+            }
+            None => {}
+            Some(value) => {
+                let stored = validate::check(field, value).map_err(|msg| {
+                    Error::bad_input(field.key.as_str(), format!("{}: {msg}", field.label))
+                })?;
+                rows.push(profile_field_values::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    workspace_id: Set(workspace_id),
+                    profile_id: Set(profile_id),
+                    field_id: Set(field.id),
+                    value: Set(stored),
+                    updated_at: Set(crate::db::now()),
+                });
+            }
+        }
+    }
+
+    // Replace: drop the old values of every field named, then insert the new ones.
+    profile_field_values::Entity::delete_many()
+        .filter(profile_field_values::Column::WorkspaceId.eq(workspace_id))
+        .filter(profile_field_values::Column::ProfileId.eq(profile_id))
+        .filter(profile_field_values::Column::FieldId.is_in(ids))
+        .exec(txn)
+        .await?;
+    if !rows.is_empty() {
+        profile_field_values::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The workspace's fields, in position order; archived ones only when asked.
+pub async fn list(
+    db: &Db,
+    workspace_id: Uuid,
+    include_archived: bool,
+) -> Result<Vec<custom_fields::Model>> {
+    let mut select =
+        custom_fields::Entity::find().filter(custom_fields::Column::WorkspaceId.eq(workspace_id));
+    if !include_archived {
+        select = select.filter(custom_fields::Column::Archived.eq(false));
+    }
+    Ok(select
+        .order_by_asc(custom_fields::Column::Position)
+        .order_by_asc(custom_fields::Column::CreatedAt)
+        .order_by_asc(custom_fields::Column::Id)
+        .all(&db.conn)
+        .await?)
+}
+
+/// A field key: `^[a-z][a-z0-9_]{0,63}$`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldKey(String);
+
+impl FieldKey {
+    /// Parse a key; `field` names the input for errors.
+    pub fn parse(raw: &str, field: &str) -> Result<Self> {
+        let mut chars = raw.chars();
+        let valid = raw.len() <= 64
+            && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            Ok(FieldKey(raw.to_owned()))
+        } else {
+            Err(Error::bad_input(
+                field,
+                format!(
+                    "`{raw}` is not a valid key: start with a-z, then up to 63 of a-z, 0-9 and _"
+                ),
+            ))
+        }
+    }
+}
+
+/// Check the options of a field of `field_type`.
+pub fn parse_options(
+    field_type: CustomFieldType,
+    options: &[String],
+    field: &str,
+) -> Result<Vec<String>> {
+    if !field_type.has_options() {
+        if options.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(Error::bad_input(
+            field,
+            "only SELECT and MULTI_SELECT fields have options",
+        ));
+    }
+    if options.is_empty() {
+        return Err(Error::bad_input(field, "give at least one option"));
+    }
+    crate::input::check_list_len(options, field)?;
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::with_capacity(options.len());
+    for option in options {
+        let option = Text::parse(option, 100, field)?.into_inner();
+        if !seen.insert(option.clone()) {
+            return Err(Error::bad_input(
+                field,
+                format!("`{option}` is listed twice"),
+            ));
+        }
+        parsed.push(option);
+    }
+    Ok(parsed)
+}
+
+/// Check a field's rules: a pattern that compiles, sensible bounds.
+pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Result<Rules> {
+    if let Some(pattern) = &rules.pattern {
+        if field_type != CustomFieldType::Text {
+            return Err(Error::bad_input(
+                field,
+                "`pattern` applies to TEXT fields only",
+            ));
+        }
+        if pattern.len() > 500 || regex::Regex::new(pattern).is_err() {
+            return Err(Error::bad_input(
+                field,
+                "`pattern` must be a valid regular expression of at most 500 characters",
+            ));
+        }
+    }
+    if (rules.min_length.is_some() || rules.max_length.is_some())
+        && !matches!(
+            field_type,
+            CustomFieldType::Text | CustomFieldType::Textarea
+        )
+    {
+        return Err(Error::bad_input(
+            field,
+            "`minLength`/`maxLength` apply to TEXT and TEXTAREA fields only",
+        ));
+    }
+    if (rules.min.is_some() || rules.max.is_some()) && field_type != CustomFieldType::Number {
+        return Err(Error::bad_input(
+            field,
+            "`min`/`max` apply to NUMBER fields only",
+        ));
+    }
+    let negative = |n: Option<i32>| n.is_some_and(|n| n < 0);
+    if negative(rules.min_length) || negative(rules.max_length) {
+        return Err(Error::bad_input(field, "lengths can't be negative"));
+    }
+    if let (Some(min), Some(max)) = (rules.min_length, rules.max_length) {
+        if min > max {
+            return Err(Error::bad_input(field, "`minLength` is above `maxLength`"));
+        }
+    }
+    if let (Some(min), Some(max)) = (rules.min, rules.max) {
+        if min > max || !min.is_finite() || !max.is_finite() {
+            return Err(Error::bad_input(
+                field,
+                "`min` must be a number at most `max`",
+            ));
+        }
+    }
+    Ok(rules)
+}
+
+/// What `createCustomField` asks for, parsed.
+pub struct NewField {
+    /// The key.
+    pub key: FieldKey,
+    /// The label.
+    pub label: Text,
+    /// The type.
+    pub field_type: CustomFieldType,
+    /// The options.
+    pub options: Vec<String>,
+    /// The rules.
+    pub rules: Rules,
+    /// Whether it can't be cleared.
+    pub required: bool,
+    /// Its position; after the others when `None`.
+    pub position: Option<i32>,
+}
+
+fn rules_json(rules: &Rules) -> Option<Value> {
+    (rules != &Rules::default())
+        .then(|| serde_json::to_value(rules).ok())
+        .flatten()
+}
+
+/// Define a field. A key already in use is a CONFLICT.
+pub async fn create(db: &Db, workspace_id: Uuid, new: NewField) -> Result<custom_fields::Model> {
+    let txn = db.begin_write().await?;
+    let position = match new.position {
+        Some(p) => p,
+        None => {
+            let select = Query::select()
+                .expr_as(Expr::cust("COALESCE(MAX(position), -1) + 1"), "next")
+                .from(custom_fields::Entity)
+                .and_where(custom_fields::Column::WorkspaceId.eq(workspace_id))
+                .to_owned();
+            match txn.query_one(&select).await? {
+                Some(row) => row.try_get::<i32>("", "next")?,
+                None => 0,
+            }
+        }
+    };
+    let now = crate::db::now();
+    let inserted = custom_fields::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace_id),
+        key: Set(new.key.0.clone()),
+        label: Set(new.label.into_inner()),
+        field_type: Set(new.field_type.as_str().to_owned()),
+        options: Set(Value::from(new.options)),
+        validation: Set(rules_json(&new.rules)),
+        required: Set(new.required),
+        position: Set(position),
+        archived: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(Error::from);
+    let field = match inserted {
+        Ok(field) => field,
+        Err(err) if err.is_unique_violation() => {
+            return Err(Error::Conflict(format!(
+                "a field with key `{}` already exists",
+                new.key.0
+            )));
+        }
+        Err(err) => return Err(err),
+    };
+    txn.commit().await?;
+    Ok(field)
+}
+
+/// What `updateCustomField` changes; `None` leaves a setting as it is.
+#[derive(Default)]
+pub struct FieldUpdate {
+    /// A new label.
+    pub label: Option<Text>,
+    /// New options (checked against the field's type).
+    pub options: Option<Vec<String>>,
+    /// New rules (checked against the field's type).
+    pub rules: Option<Rules>,
+    /// Whether it can't be cleared.
+    pub required: Option<bool>,
+    /// A new position.
+    pub position: Option<i32>,
+    /// Archive (true) or restore (false).
+    pub archived: Option<bool>,
+}
+
+/// Change a field's settings. Its key and type never change.
+pub async fn update(
+    db: &Db,
+    workspace_id: Uuid,
+    id: Uuid,
+    update: FieldUpdate,
+) -> Result<custom_fields::Model> {
+    let txn = db.begin_write().await?;
+    let field = custom_fields::Entity::find_by_id(id)
+        .filter(custom_fields::Column::WorkspaceId.eq(workspace_id))
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound("CustomField"))?;
+    let field_type = CustomFieldType::from_db(&field.field_type);
+    let mut active: custom_fields::ActiveModel = field.into();
+    if let Some(label) = update.label {
+        active.label = Set(label.into_inner());
+    }
+    if let Some(options) = update.options {
+        let options = parse_options(field_type, &options, "input.options")?;
+        active.options = Set(Value::from(options));
+    }
+    if let Some(rules) = update.rules {
+        let rules = parse_rules(field_type, rules, "input.rules")?;
+        active.validation = Set(rules_json(&rules));
+    }
+    if let Some(required) = update.required {
+        active.required = Set(required);
+    }
+    if let Some(position) = update.position {
+        active.position = Set(position);
+    }
+    if let Some(archived) = update.archived {
+        active.archived = Set(archived);
+    }
+    active.updated_at = Set(crate::db::now());
+    let field = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(field)
+}

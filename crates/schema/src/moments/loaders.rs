@@ -1,0 +1,280 @@
+//! Batched loads of contact moments: a page per contact or per profile, and counts, each
+//! in one statement for every parent on the response.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::{ColumnTrait, DbErr};
+use uuid::Uuid;
+
+use entity::{contact_moments as moments, contacts};
+
+use super::store::MomentFilter;
+use crate::loaders::{AppLoader, LoadError, Loaders, PagedKey, group_by_page};
+use crate::pagination::PageRequest;
+use crate::sql::{self, PARENT};
+
+/// Newest first: the order of every timeline.
+fn timeline_order() -> Vec<(sea_orm::sea_query::SimpleExpr, Order)> {
+    vec![
+        (
+            Expr::col((moments::Entity, moments::Column::LastMessageAt)),
+            Order::Desc,
+        ),
+        (
+            Expr::col((moments::Entity, moments::Column::Id)),
+            Order::Desc,
+        ),
+    ]
+}
+
+/// Narrow `select` to the rows after the page's cursor.
+fn after_cursor(select: &mut SelectStatement, page: &PageRequest) -> Result<(), LoadError> {
+    if let Some(cursor) = &page.cursor {
+        let at = cursor
+            .instant("after")
+            .map_err(|e| Arc::new(DbErr::Custom(e.to_string())))?;
+        select.and_where(sql::past_cursor(
+            Expr::col((moments::Entity, moments::Column::LastMessageAt)),
+            Expr::col((moments::Entity, moments::Column::Id)),
+            at.into(),
+            cursor.id,
+            false,
+        ));
+    }
+    Ok(())
+}
+
+/// One page of a contact's moments, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MomentsOfContact {
+    /// The contact.
+    pub contact_id: Uuid,
+    /// The page (forward).
+    pub page: PageRequest,
+}
+
+impl PagedKey for MomentsOfContact {
+    fn parent(&self) -> Uuid {
+        self.contact_id
+    }
+    fn page(&self) -> &PageRequest {
+        &self.page
+    }
+}
+
+impl Loader<MomentsOfContact> for AppLoader {
+    type Value = Vec<moments::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[MomentsOfContact],
+    ) -> Result<HashMap<MomentsOfContact, Self::Value>, Self::Error> {
+        let mut out = HashMap::new();
+        for (page, contact_ids) in group_by_page(keys) {
+            let mut inner = Query::select()
+                .column((moments::Entity, Asterisk))
+                .expr_as(
+                    Expr::col((moments::Entity, moments::Column::ContactId)),
+                    PARENT,
+                )
+                .from(moments::Entity)
+                .and_where(moments::Column::WorkspaceId.eq(self.workspace_id))
+                .and_where(moments::Column::ContactId.is_in(contact_ids.clone()))
+                .to_owned();
+            after_cursor(&mut inner, &page)?;
+            let mut rows = sql::top_n_per_parent::<moments::Model, _>(
+                &self.db.conn,
+                inner,
+                (moments::Entity, moments::Column::ContactId),
+                timeline_order(),
+                page.fetch(),
+            )
+            .await
+            .map_err(Arc::new)?;
+            for contact_id in contact_ids {
+                out.insert(
+                    MomentsOfContact {
+                        contact_id,
+                        page: page.clone(),
+                    },
+                    rows.remove(&contact_id).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// How many moments a contact has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MomentCountOfContact(pub Uuid);
+
+impl Loader<MomentCountOfContact> for AppLoader {
+    type Value = u64;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[MomentCountOfContact],
+    ) -> Result<HashMap<MomentCountOfContact, u64>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let (count, n) = sql::count_star();
+        let select = Query::select()
+            .expr_as(Expr::col(moments::Column::ContactId), PARENT)
+            .expr_as(count, n)
+            .from(moments::Entity)
+            .and_where(moments::Column::WorkspaceId.eq(self.workspace_id))
+            .and_where(moments::Column::ContactId.is_in(ids))
+            .group_by_col(moments::Column::ContactId)
+            .to_owned();
+        let counts = sql::counts_per_parent(&self.db.conn, &select)
+            .await
+            .map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, counts.get(&k.0).copied().unwrap_or(0)))
+            .collect())
+    }
+}
+
+/// One page of a profile's timeline: the moments of all its contacts, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MomentsOfProfile {
+    /// The profile.
+    pub profile_id: Uuid,
+    /// The page (forward).
+    pub page: PageRequest,
+    /// Status and channel filters.
+    pub filter: MomentFilter,
+}
+
+/// The moments of the contacts of some profiles, with `parent` = the profile.
+fn of_profiles(
+    workspace_id: Uuid,
+    profile_ids: Vec<Uuid>,
+    filter: &MomentFilter,
+) -> SelectStatement {
+    let mut select = Query::select()
+        .from(moments::Entity)
+        .inner_join(
+            contacts::Entity,
+            Expr::col((contacts::Entity, contacts::Column::Id))
+                .equals((moments::Entity, moments::Column::ContactId)),
+        )
+        .and_where(Expr::col((moments::Entity, moments::Column::WorkspaceId)).eq(workspace_id))
+        .and_where(Expr::col((contacts::Entity, contacts::Column::ProfileId)).is_in(profile_ids))
+        .to_owned();
+    filter.apply(&mut select);
+    select
+}
+
+impl Loader<MomentsOfProfile> for AppLoader {
+    type Value = Vec<moments::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[MomentsOfProfile],
+    ) -> Result<HashMap<MomentsOfProfile, Self::Value>, Self::Error> {
+        let mut groups: HashMap<(PageRequest, MomentFilter), Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.page.clone(), key.filter.clone()))
+                .or_default()
+                .push(key.profile_id);
+        }
+        let mut out = HashMap::new();
+        for ((page, filter), profile_ids) in groups {
+            let mut inner = of_profiles(self.workspace_id, profile_ids.clone(), &filter);
+            inner.column((moments::Entity, Asterisk)).expr_as(
+                Expr::col((contacts::Entity, contacts::Column::ProfileId)),
+                PARENT,
+            );
+            after_cursor(&mut inner, &page)?;
+            let mut rows = sql::top_n_per_parent::<moments::Model, _>(
+                &self.db.conn,
+                inner,
+                (contacts::Entity, contacts::Column::ProfileId),
+                timeline_order(),
+                page.fetch(),
+            )
+            .await
+            .map_err(Arc::new)?;
+            for profile_id in profile_ids {
+                out.insert(
+                    MomentsOfProfile {
+                        profile_id,
+                        page: page.clone(),
+                        filter: filter.clone(),
+                    },
+                    rows.remove(&profile_id).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// How many moments (matching a filter) a profile's contacts have.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MomentCountOfProfile {
+    /// The profile.
+    pub profile_id: Uuid,
+    /// Status and channel filters.
+    pub filter: MomentFilter,
+}
+
+impl Loader<MomentCountOfProfile> for AppLoader {
+    type Value = u64;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[MomentCountOfProfile],
+    ) -> Result<HashMap<MomentCountOfProfile, u64>, Self::Error> {
+        let mut groups: HashMap<MomentFilter, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry(key.filter.clone())
+                .or_default()
+                .push(key.profile_id);
+        }
+        let mut out = HashMap::new();
+        for (filter, profile_ids) in groups {
+            let (count, n) = sql::count_star();
+            let mut select = of_profiles(self.workspace_id, profile_ids.clone(), &filter);
+            select
+                .expr_as(
+                    Expr::col((contacts::Entity, contacts::Column::ProfileId)),
+                    PARENT,
+                )
+                .expr_as(count, n)
+                .group_by_col((contacts::Entity, contacts::Column::ProfileId));
+            let counts = sql::counts_per_parent(&self.db.conn, &select)
+                .await
+                .map_err(Arc::new)?;
+            for profile_id in profile_ids {
+                out.insert(
+                    MomentCountOfProfile {
+                        profile_id,
+                        filter: filter.clone(),
+                    },
+                    counts.get(&profile_id).copied().unwrap_or(0),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Forget cached moments.
+pub fn invalidate(loaders: &Loaders) {
+    loaders.clear::<MomentsOfContact>();
+    loaders.clear::<MomentCountOfContact>();
+    loaders.clear::<MomentsOfProfile>();
+    loaders.clear::<MomentCountOfProfile>();
+}

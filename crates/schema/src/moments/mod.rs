@@ -1,0 +1,109 @@
+//! Contact moments: the conversations (tickets) of contacts, and the timeline of a profile.
+
+pub mod loaders;
+mod mutation;
+mod query;
+pub mod store;
+mod types;
+
+use async_graphql::{Context, ID};
+use uuid::Uuid;
+
+pub use mutation::MomentMutation;
+pub use query::MomentQuery;
+pub use types::{ContactMoment, ContactMomentConnection, ContactMomentStatus};
+
+use crate::error::Result;
+use crate::ids::{self, NodeKind};
+use crate::pagination::{BoxFuture, Count, Cursor, Page, PageRequest};
+use store::MomentFilter;
+
+fn timeline_page(
+    page: &PageRequest,
+    rows: Vec<entity::contact_moments::Model>,
+) -> Page<ContactMoment> {
+    Page::from_rows(page, rows, |m| Cursor::at(&m.last_message_at, m.id)).map(ContactMoment)
+}
+
+fn checked_page(first: Option<i32>, after: Option<&str>) -> Result<PageRequest> {
+    let page = PageRequest::forward(first, after)?;
+    if let Some(cursor) = &page.cursor {
+        cursor.instant("after")?;
+    }
+    Ok(page)
+}
+
+/// A contact's moments, newest first, batched across contacts.
+pub async fn of_contact(
+    ctx: &Context<'_>,
+    contact_id: Uuid,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<ContactMomentConnection> {
+    let page = checked_page(first, after)?;
+    let rows = crate::loaders::get(ctx)
+        .load_one(loaders::MomentsOfContact {
+            contact_id,
+            page: page.clone(),
+        })
+        .await?
+        .unwrap_or_default();
+    Ok(ContactMomentConnection::new(
+        timeline_page(&page, rows),
+        CountOfContact(contact_id),
+    ))
+}
+
+/// A profile's timeline, newest first, batched across profiles.
+pub async fn of_profile(
+    ctx: &Context<'_>,
+    profile_id: Uuid,
+    first: Option<i32>,
+    after: Option<&str>,
+    status: Option<Vec<ContactMomentStatus>>,
+    channel_id: Option<ID>,
+) -> Result<ContactMomentConnection> {
+    let page = checked_page(first, after)?;
+    let channel_id = channel_id
+        .map(|id| ids::decode_as(NodeKind::Channel, &id, "channelId"))
+        .transpose()?;
+    let filter = MomentFilter::new(status, channel_id);
+    let rows = crate::loaders::get(ctx)
+        .load_one(loaders::MomentsOfProfile {
+            profile_id,
+            page: page.clone(),
+            filter: filter.clone(),
+        })
+        .await?
+        .unwrap_or_default();
+    Ok(ContactMomentConnection::new(
+        timeline_page(&page, rows),
+        CountOfProfile(loaders::MomentCountOfProfile { profile_id, filter }),
+    ))
+}
+
+struct CountOfContact(Uuid);
+
+impl Count for CountOfContact {
+    fn count<'a>(&'a self, ctx: &'a Context<'_>) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            Ok(crate::loaders::get(ctx)
+                .load_one(loaders::MomentCountOfContact(self.0))
+                .await?
+                .unwrap_or(0))
+        })
+    }
+}
+
+struct CountOfProfile(loaders::MomentCountOfProfile);
+
+impl Count for CountOfProfile {
+    fn count<'a>(&'a self, ctx: &'a Context<'_>) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            Ok(crate::loaders::get(ctx)
+                .load_one(self.0.clone())
+                .await?
+                .unwrap_or(0))
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Batched loads of notes: one page per profile, and counts, in one statement each.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use sea_orm::sea_query::{Asterisk, Expr, Order, Query};
+use sea_orm::{ColumnTrait, DbErr};
+use uuid::Uuid;
+
+use entity::notes;
+
+use crate::loaders::{AppLoader, LoadError, Loaders, PagedKey, group_by_page};
+use crate::pagination::PageRequest;
+use crate::sql::{self, PARENT};
+
+/// One page of a profile's notes, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NotesPage {
+    /// The profile.
+    pub profile_id: Uuid,
+    /// The page (forward).
+    pub page: PageRequest,
+}
+
+impl Loader<NotesPage> for AppLoader {
+    type Value = Vec<notes::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[NotesPage],
+    ) -> Result<HashMap<NotesPage, Self::Value>, Self::Error> {
+        let mut out = HashMap::new();
+        // Keys asking for the same page shape share one statement.
+        for (page, profiles) in group_by_page(keys) {
+            let mut inner = Query::select()
+                .column((notes::Entity, Asterisk))
+                .expr_as(Expr::col((notes::Entity, notes::Column::ProfileId)), PARENT)
+                .from(notes::Entity)
+                .and_where(notes::Column::WorkspaceId.eq(self.workspace_id))
+                .and_where(notes::Column::ProfileId.is_in(profiles.clone()))
+                .to_owned();
+            if let Some(cursor) = &page.cursor {
+                let at = cursor
+                    .instant("after")
+                    .map_err(|e| Arc::new(DbErr::Custom(e.to_string())))?;
+                inner.and_where(sql::past_cursor(
+                    Expr::col((notes::Entity, notes::Column::CreatedAt)),
+                    Expr::col((notes::Entity, notes::Column::Id)),
+                    at.into(),
+                    cursor.id,
+                    false,
+                ));
+            }
+            let mut rows = sql::top_n_per_parent::<notes::Model, _>(
+                &self.db.conn,
+                inner,
+                (notes::Entity, notes::Column::ProfileId),
+                vec![
+                    (
+                        Expr::col((notes::Entity, notes::Column::CreatedAt)),
+                        Order::Desc,
+                    ),
+                    (Expr::col((notes::Entity, notes::Column::Id)), Order::Desc),
+                ],
+                page.fetch(),
+            )
+            .await
+            .map_err(Arc::new)?;
+            for profile_id in profiles {
+                let key = NotesPage {
+                    profile_id,
+                    page: page.clone(),
+                };
+                out.insert(key, rows.remove(&profile_id).unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl PagedKey for NotesPage {
+    fn parent(&self) -> Uuid {
+        self.profile_id
+    }
+    fn page(&self) -> &PageRequest {
+        &self.page
+    }
+}
+
+/// How many notes a profile has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NoteCount(pub Uuid);
+
+impl Loader<NoteCount> for AppLoader {
+    type Value = u64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[NoteCount]) -> Result<HashMap<NoteCount, u64>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let (count, n) = sql::count_star();
+        let select = Query::select()
+            .expr_as(Expr::col(notes::Column::ProfileId), PARENT)
+            .expr_as(count, n)
+            .from(notes::Entity)
+            .and_where(notes::Column::WorkspaceId.eq(self.workspace_id))
+            .and_where(notes::Column::ProfileId.is_in(ids))
+            .group_by_col(notes::Column::ProfileId)
+            .to_owned();
+        let counts = sql::counts_per_parent(&self.db.conn, &select)
+            .await
+            .map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, counts.get(&k.0).copied().unwrap_or(0)))
+            .collect())
+    }
+}
+
+/// Forget cached notes.
+pub fn invalidate(loaders: &Loaders) {
+    loaders.clear::<NotesPage>();
+    loaders.clear::<NoteCount>();
+}

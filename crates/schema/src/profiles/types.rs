@@ -1,0 +1,147 @@
+//! The `Profile` type.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+
+use crate::channels::Channel;
+use crate::contacts::Contact;
+use crate::contacts::loaders::ContactsOfProfile;
+use crate::error::{Error, Result};
+use crate::fields::{self, ProfileFieldValue};
+use crate::ids::{self, NodeKind};
+use crate::loaders::{self, ChannelId};
+use crate::moments::{self, ContactMomentConnection, ContactMomentStatus};
+use crate::notes::{self, NoteConnection};
+use crate::scalars::DateTime;
+
+/// A customer: a person behind one or more contacts.
+#[derive(Clone)]
+pub struct Profile(pub entity::profiles::Model);
+
+/// The contacts of a profile on one channel.
+#[derive(SimpleObject)]
+pub struct ChannelContacts {
+    /// The channel.
+    pub channel: Channel,
+    /// The profile's contacts on it, oldest first.
+    pub contacts: Vec<Contact>,
+}
+
+/// A customer: the person behind one or more contacts (channel identities), with custom
+/// field values, notes, and the contact moments of all their contacts.
+#[Object]
+impl Profile {
+    /// The profile's global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeKind::Profile, self.0.id)
+    }
+
+    /// The customer's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Goes up by one on every change to the profile (name, field values, contacts). Pass
+    /// it as `expectedVersion` to `updateProfile` to refuse overwriting someone else's
+    /// change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// When the profile was created.
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+
+    /// When the profile last changed.
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+
+    /// The profile's contacts, sorted by channel (type, then name), then oldest first.
+    async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Contact>> {
+        Ok(loaders::get(ctx)
+            .load_one(ContactsOfProfile(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Contact)
+            .collect())
+    }
+
+    /// The profile's contacts grouped by the channel they reached out through, channels
+    /// sorted by type, then name.
+    async fn contacts_by_channel(&self, ctx: &Context<'_>) -> Result<Vec<ChannelContacts>> {
+        let contacts = loaders::get(ctx)
+            .load_one(ContactsOfProfile(self.0.id))
+            .await?
+            .unwrap_or_default();
+        // Contacts arrive sorted by channel, so each channel's contacts are adjacent.
+        let mut groups: Vec<(uuid::Uuid, Vec<Contact>)> = Vec::new();
+        for contact in contacts {
+            match groups.last_mut() {
+                Some((channel_id, list)) if *channel_id == contact.channel_id => {
+                    list.push(Contact(contact))
+                }
+                _ => groups.push((contact.channel_id, vec![Contact(contact)])),
+            }
+        }
+        let channel_ids = groups.iter().map(|(id, _)| ChannelId(*id));
+        let channels = loaders::get(ctx).load_many(channel_ids).await?;
+        groups
+            .into_iter()
+            .map(|(channel_id, contacts)| {
+                let channel = channels
+                    .get(&ChannelId(channel_id))
+                    .cloned()
+                    .ok_or(Error::NotFound("Channel"))?;
+                Ok(ChannelContacts {
+                    channel: Channel(channel),
+                    contacts,
+                })
+            })
+            .collect()
+    }
+
+    /// Every custom profile field of the workspace that is not archived, in position
+    /// order, with this profile's value (null where unset).
+    async fn fields(&self, ctx: &Context<'_>) -> Result<Vec<ProfileFieldValue>> {
+        fields::values_of(ctx, self.0.id).await
+    }
+
+    /// Notes agents keep on this profile, newest first.
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many to return, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Return the ones after this cursor (an `endCursor`).")] after: Option<
+            String,
+        >,
+    ) -> Result<NoteConnection> {
+        notes::of_profile(ctx, self.0.id, first, after.as_deref()).await
+    }
+
+    /// The timeline: every conversation of every contact of this profile, newest first by
+    /// last message.
+    async fn contact_moments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many to return, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Return the ones after this cursor (an `endCursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Only contact moments with one of these statuses.")] status: Option<
+            Vec<ContactMomentStatus>,
+        >,
+        #[graphql(desc = "Only contact moments on this channel.")] channel_id: Option<ID>,
+    ) -> Result<ContactMomentConnection> {
+        moments::of_profile(ctx, self.0.id, first, after.as_deref(), status, channel_id).await
+    }
+}
+
+crate::connection!(
+    ProfileConnection,
+    ProfileEdge,
+    Profile,
+    "A page of profiles.",
+    "One profile in a page, with its cursor."
+);

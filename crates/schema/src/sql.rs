@@ -1,0 +1,151 @@
+//! SQL building blocks shared by the capabilities: keyset pages and top-N-per-parent.
+//!
+//! Both run unchanged on SQLite and PostgreSQL: window functions (`ROW_NUMBER() OVER
+//! (PARTITION BY …)`) exist in both, and keyset conditions are spelled out as
+//! `k > x OR (k = x AND id > y)` rather than row values.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, IntoColumnRef, Order, Query, SelectStatement, SimpleExpr,
+    WindowStatement,
+};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryResult};
+use uuid::Uuid;
+
+use crate::pagination::{Direction, PageRequest};
+
+/// The column alias that names a row's parent in a top-N query.
+pub const PARENT: &str = "parent";
+const ROW_NUMBER: &str = "rn";
+
+/// `key op value OR (key = value AND id op cursor_id)`: rows strictly past a cursor in the
+/// order `key, id`, both ascending (`after_asc = true`) or both descending.
+pub fn past_cursor(
+    key: SimpleExpr,
+    id: SimpleExpr,
+    key_value: sea_orm::Value,
+    cursor_id: Uuid,
+    after_asc: bool,
+) -> SimpleExpr {
+    let (k, i) = if after_asc {
+        (key.clone().gt(key_value.clone()), id.gt(cursor_id))
+    } else {
+        (key.clone().lt(key_value.clone()), id.lt(cursor_id))
+    };
+    k.or(key.eq(key_value).and(i))
+}
+
+/// Apply a keyset page to `select`, ordered by `key` then `id` in `order` (the list's
+/// natural order). `key_value` is the cursor's sort key as a database value.
+pub fn keyset_page(
+    select: &mut SelectStatement,
+    key: SimpleExpr,
+    id: SimpleExpr,
+    order: Order,
+    page: &PageRequest,
+    key_value: Option<sea_orm::Value>,
+) {
+    let ascending = matches!(order, Order::Asc);
+    // Reading backwards walks the order in reverse, then the page is flipped back.
+    let walk_asc = match page.direction {
+        Direction::Forward => ascending,
+        Direction::Backward => !ascending,
+    };
+    if let (Some(cursor), Some(value)) = (&page.cursor, key_value) {
+        select.and_where(past_cursor(
+            key.clone(),
+            id.clone(),
+            value,
+            cursor.id,
+            walk_asc,
+        ));
+    }
+    let walk = if walk_asc { Order::Asc } else { Order::Desc };
+    select
+        .order_by_expr(key, walk.clone())
+        .order_by_expr(id, walk)
+        .limit(page.fetch());
+}
+
+/// Run a top-N-per-parent query.
+///
+/// `inner` must select the row's columns plus `parent` (see [`PARENT`]) and must not be
+/// ordered; `order` is the order within each parent. One statement returns at most `n`
+/// rows for every parent, grouped by parent in `order`: the loaders' way to page a
+/// nested list for a whole page of parents at once.
+pub async fn top_n_per_parent<M: FromQueryResult, C: ConnectionTrait>(
+    db: &C,
+    mut inner: SelectStatement,
+    parent: impl IntoColumnRef,
+    order: Vec<(SimpleExpr, Order)>,
+    n: u64,
+) -> Result<HashMap<Uuid, Vec<M>>, DbErr> {
+    let mut window = WindowStatement::partition_by(parent);
+    for (expr, o) in order {
+        window.order_by_expr(expr, o);
+    }
+    inner.expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new(ROW_NUMBER));
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new(ROW_NUMBER)).lte(n as i64))
+        .order_by(Alias::new(PARENT), Order::Asc)
+        .order_by(Alias::new(ROW_NUMBER), Order::Asc)
+        .to_owned();
+    let rows = db.query_all(&outer).await?;
+    group_rows(rows)
+}
+
+fn group_rows<M: FromQueryResult>(rows: Vec<QueryResult>) -> Result<HashMap<Uuid, Vec<M>>, DbErr> {
+    let mut grouped: HashMap<Uuid, Vec<M>> = HashMap::new();
+    for row in rows {
+        let parent: Uuid = row.try_get("", PARENT)?;
+        grouped
+            .entry(parent)
+            .or_default()
+            .push(M::from_query_result(&row, "")?);
+    }
+    Ok(grouped)
+}
+
+/// Run `SELECT parent, COUNT(*) … GROUP BY parent` built by the caller (which selects
+/// `parent` and `n`), as a map.
+pub async fn counts_per_parent<C: ConnectionTrait>(
+    db: &C,
+    select: &SelectStatement,
+) -> Result<HashMap<Uuid, u64>, DbErr> {
+    let rows = db.query_all(select).await?;
+    let mut counts = HashMap::new();
+    for row in rows {
+        let parent: Uuid = row.try_get("", PARENT)?;
+        let n: i64 = row.try_get("", "n")?;
+        counts.insert(parent, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+/// `COUNT(*) AS n` for a select.
+pub fn count_star() -> (SimpleExpr, Alias) {
+    (Expr::cust("COUNT(*)"), Alias::new("n"))
+}
+
+/// A case-insensitive "contains" pattern for LIKE, with `%`, `_` and `\` escaped.
+pub fn contains_pattern(needle: &str) -> String {
+    let mut escaped = String::with_capacity(needle.len() + 2);
+    escaped.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+/// `LOWER(expr) LIKE pattern ESCAPE '\'`.
+pub fn ilike(expr: SimpleExpr, pattern: &str) -> SimpleExpr {
+    Expr::expr(sea_orm::sea_query::Func::lower(expr))
+        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
+}
