@@ -44,11 +44,12 @@ pub struct TestApp {
     pub db_url: String,
     /// Which backend this is.
     pub backend: Backend,
-    cleanup: Cleanup,
+    _cleanup: Cleanup,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
-/// What dropping a [`TestApp`] removes.
+/// What dropping a [`TestApp`] removes. Declared after the pool in [`TestApp`], so it
+/// drops after it.
 enum Cleanup {
     /// The SQLite file (and its `-wal` and `-shm` companions).
     SqliteFile(PathBuf),
@@ -118,7 +119,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         demo_token,
         db_url,
         backend,
-        cleanup,
+        _cleanup: cleanup,
         shutdown: Some(shutdown_tx),
     })
 }
@@ -185,10 +186,19 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Stop the server; the fields drop next: the pool, then the database itself
+        // (`Cleanup`).
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        match &self.cleanup {
+    }
+}
+
+/// Removing the database is the drop of its `Cleanup`, so a test database also goes when
+/// starting the app on it fails.
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
             Cleanup::SqliteFile(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut file = path.clone().into_os_string();
