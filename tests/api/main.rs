@@ -1,1 +1,12 @@
+//! End-to-end tests: the real router on a fresh SQLite file or PostgreSQL database, driven
+//! over HTTP like a client. One binary, so it links once.
+//!
+//! `cargo test --test api` runs them on SQLite; with
+//! `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test` they run on PostgreSQL too.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod foundation;
+mod schema_sdl;

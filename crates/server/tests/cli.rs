@@ -1,0 +1,376 @@
+//! The `profilegraph` binary as an operator uses it: every subcommand's help, creating a
+//! workspace and a token on a fresh SQLite file, the errors for bad input, the schema
+//! printout, and `serve` printing the demo token once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use profilegraph_schema::auth::tokens;
+use profilegraph_schema::workspace::store as workspaces;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_profilegraph");
+
+/// A SQLite file of its own for one test, removed (with `-wal`/`-shm`) afterwards.
+struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join("profilegraph-cli-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDb {
+            path: dir.join(format!("{}.db", Uuid::now_v7())),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// The binary with a clean environment: none of the settings of the shell that runs the
+/// tests leak in, and it runs in the temp dir so a default `profilegraph.db` never lands in
+/// the source tree.
+fn profilegraph() -> Command {
+    let mut command = Command::new(BIN);
+    for var in [
+        "DATABASE_URL",
+        "PROFILEGRAPH_LISTEN",
+        "PROFILEGRAPH_NO_DEMO",
+        "PROFILEGRAPH_LOG",
+        "PROFILEGRAPH_LOG_FORMAT",
+        "PROFILEGRAPH_DB_MAX_CONNECTIONS",
+        "PROFILEGRAPH_DB_ACQUIRE_TIMEOUT",
+    ] {
+        command.env_remove(var);
+    }
+    command.current_dir(std::env::temp_dir());
+    command.stdin(Stdio::null());
+    command
+}
+
+fn run(db: Option<&TempDb>, args: &[&str]) -> Output {
+    let mut command = profilegraph();
+    if let Some(db) = db {
+        command.arg("--database-url").arg(db.url());
+    }
+    command.args(args).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Run and require success; returns stdout.
+fn run_ok(db: Option<&TempDb>, args: &[&str]) -> String {
+    let output = run(db, args);
+    assert!(
+        output.status.success(),
+        "`profilegraph {}` failed with {}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// `pgr_` followed by 38 ASCII letters and digits.
+fn looks_like_a_token(s: &str) -> bool {
+    s.strip_prefix("pgr_")
+        .is_some_and(|rest| rest.len() == 38 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The last line of `out`, which must be a token.
+fn token_on_last_line(out: &str) -> String {
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        looks_like_a_token(last),
+        "the last stdout line is a token alone: {out:?}"
+    );
+    assert!(tokens::is_well_formed(last), "its checksum is right");
+    last.to_owned()
+}
+
+#[test]
+fn help_works_for_every_subcommand() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--help"],
+            &[
+                "serve",
+                "migrate",
+                "schema",
+                "workspace",
+                "token",
+                "demo",
+                "--database-url",
+                "DATABASE_URL",
+                "--listen",
+                "PROFILEGRAPH_LISTEN",
+                "--no-demo",
+                "--log",
+                "--log-format",
+            ],
+        ),
+        (&["help"], &["serve", "token"]),
+        (&["serve", "--help"], &["Run the HTTP server"]),
+        (&["migrate", "--help"], &["migrations"]),
+        (&["schema", "--help"], &["SDL"]),
+        (&["workspace", "--help"], &["create"]),
+        (&["workspace", "create", "--help"], &["--name"]),
+        (&["token", "--help"], &["create"]),
+        (
+            &["token", "create", "--help"],
+            &["--workspace", "--scopes", "--name", "--expires-in-days"],
+        ),
+        (&["demo", "--help"], &["demo"]),
+    ];
+    for (args, expected) in cases {
+        let out = run_ok(None, args);
+        assert!(out.contains("Usage:"), "{args:?}: {out}");
+        for word in *expected {
+            assert!(out.contains(word), "{args:?} mentions {word}: {out}");
+        }
+    }
+    let version = run_ok(None, &["--version"]);
+    assert!(version.starts_with("profilegraph "), "{version}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workspace_and_token_create() {
+    let db = TempDb::new();
+
+    let out = run_ok(Some(&db), &["workspace", "create", "--name", "Acme Shoes"]);
+    assert_eq!(out, "acme-shoes\n", "the slug alone on stdout");
+    let out = run_ok(Some(&db), &["workspace", "create", "--name", "Acme Shoes"]);
+    assert_eq!(out, "acme-shoes-2\n", "a taken slug gets a number");
+
+    let output = run(
+        Some(&db),
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme-shoes",
+            "--scopes",
+            "read,write",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let token = token_on_last_line(&stdout(&output));
+    assert!(
+        stderr(&output).contains("not shown again"),
+        "the operator is told to store it: {}",
+        stderr(&output)
+    );
+
+    let expiring = token_on_last_line(&run_ok(
+        Some(&db),
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme-shoes-2",
+            "--scopes",
+            "read",
+            "--name",
+            "shop",
+            "--expires-in-days",
+            "7",
+        ],
+    ));
+    assert_ne!(token, expiring);
+
+    // The tokens work, for the right workspace and scopes.
+    let conn = sea_orm::Database::connect(db.url()).await.unwrap();
+    let acme = workspaces::find_by_slug(&conn, "acme-shoes")
+        .await
+        .unwrap()
+        .expect("the workspace exists");
+    assert_eq!(acme.name, "Acme Shoes");
+    let viewer = tokens::authenticate(&conn, &token).await.unwrap();
+    assert_eq!(viewer.workspace_id, acme.id);
+    assert_eq!(viewer.scopes.to_string(), "read,write");
+    assert_eq!(viewer.agent_id, None);
+
+    let acme2 = workspaces::find_by_slug(&conn, "acme-shoes-2")
+        .await
+        .unwrap()
+        .expect("the second workspace exists");
+    let viewer = tokens::authenticate(&conn, &expiring).await.unwrap();
+    assert_eq!(viewer.workspace_id, acme2.id);
+    assert_eq!(viewer.scopes.to_string(), "read");
+    use sea_orm::EntityTrait;
+    let row = entity::api_tokens::Entity::find_by_id(viewer.token_id)
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.name, "shop");
+    let expires_in = row.expires_at.expect("an expiry").to_utc() - chrono::Utc::now();
+    assert!(
+        expires_in > chrono::Duration::days(6) && expires_in <= chrono::Duration::days(7),
+        "expires in 7 days: {expires_in}"
+    );
+}
+
+#[test]
+fn an_unknown_workspace_is_refused() {
+    let db = TempDb::new();
+    let output = run(
+        Some(&db),
+        &["token", "create", "--workspace", "nope", "--scopes", "read"],
+    );
+    assert!(!output.status.success());
+    assert!(stdout(&output).trim().is_empty(), "no token is printed");
+    assert!(
+        stderr(&output).contains("no workspace with slug `nope`"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_bad_scope_is_refused() {
+    let db = TempDb::new();
+    run_ok(Some(&db), &["workspace", "create", "--name", "Acme Shoes"]);
+    for (scopes, message) in [
+        ("read,root", "unknown scope `root`"),
+        ("", "at least one scope"),
+    ] {
+        let output = run(
+            Some(&db),
+            &[
+                "token",
+                "create",
+                "--workspace",
+                "acme-shoes",
+                "--scopes",
+                scopes,
+            ],
+        );
+        assert!(!output.status.success(), "scopes {scopes:?}");
+        assert!(stdout(&output).trim().is_empty(), "no token is printed");
+        assert!(
+            stderr(&output).contains(message),
+            "scopes {scopes:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn a_bad_database_url_is_refused() {
+    let output = profilegraph()
+        .args([
+            "--database-url",
+            "mysql://localhost/x",
+            "workspace",
+            "create",
+            "--name",
+            "X",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("DATABASE_URL must start with sqlite:// or postgres://"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn schema_prints_the_sdl() {
+    let out = run_ok(None, &["schema"]);
+    assert!(out.contains("type Query"), "{out}");
+    assert!(out.contains("schema {"), "{out}");
+    assert_eq!(out, profilegraph_schema::sdl());
+}
+
+#[test]
+fn migrate_and_demo() {
+    let db = TempDb::new();
+    let out = run_ok(Some(&db), &["migrate"]);
+    assert_eq!(out.trim(), "migrations applied");
+    // Migrating again is a no-op.
+    run_ok(Some(&db), &["migrate"]);
+    token_on_last_line(&run_ok(Some(&db), &["demo"]));
+}
+
+/// A plain HTTP/1.1 GET, enough for the health checks; returns the status line.
+fn http_get_status(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Start `serve` on a random port; returns the address it printed and the rest of stdout
+/// once it was stopped.
+fn serve_once(db: &TempDb) -> (String, String) {
+    let mut child = profilegraph()
+        .args(["--database-url", &db.url(), "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("the first line names the address: {first:?}"))
+        .to_owned();
+    let status = http_get_status(&addr, "/health/ready");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK", "ready on {addr}");
+    (addr, rest)
+}
+
+#[test]
+fn serve_prints_the_demo_token_on_the_first_start_only() {
+    let db = TempDb::new();
+    let (_, rest) = serve_once(&db);
+    token_on_last_line(&rest);
+    let (_, rest) = serve_once(&db);
+    assert!(
+        !rest.contains("pgr_"),
+        "a second start prints no token: {rest:?}"
+    );
+}
