@@ -135,12 +135,9 @@ pub fn invalidate(ctx: &Context<'_>) {
 }
 
 /// Group page keys by their page shape.
-pub fn group_by_page<'a, K: 'a>(
+pub fn group_by_page<'a, K: PagedKey + 'a>(
     keys: impl IntoIterator<Item = &'a K>,
-) -> HashMap<PageRequest, Vec<Uuid>>
-where
-    K: PagedKey,
-{
+) -> HashMap<PageRequest, Vec<Uuid>> {
     let mut groups: HashMap<PageRequest, Vec<Uuid>> = HashMap::new();
     for key in keys {
         groups

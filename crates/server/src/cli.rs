@@ -92,8 +92,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&config).await,
         Command::Migrate => {
-            let conn = database::connect(&config).await?;
-            database::migrate(&conn).await?;
+            migrated(&config).await?;
             println!("migrations applied");
             Ok(())
         }

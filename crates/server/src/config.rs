@@ -30,7 +30,15 @@ pub struct Config {
 
     /// Don't seed the demo workspace when `serve` starts on a brand-new database. Set it in
     /// production.
-    #[arg(long, env = "PROFILEGRAPH_NO_DEMO", global = true)]
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_NO_DEMO",
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value = "false"
+    )]
     pub no_demo: bool,
 
     /// Log filter, in `tracing` `EnvFilter` syntax (`info`, `profilegraph=debug,info`, …).

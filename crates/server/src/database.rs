@@ -45,11 +45,13 @@ pub fn is_sqlite(url: &str) -> bool {
 /// Whether the database has no profilegraph data yet: no migrations applied, or no
 /// workspace at all. Checked before migrating, to decide whether to seed the demo.
 pub async fn is_brand_new(conn: &DatabaseConnection) -> Result<bool> {
-    let applied = Migrator::get_applied_migrations(conn)
-        .await
-        .map(|m| !m.is_empty())
-        .unwrap_or(false);
-    if !applied {
+    // No migrations table means nothing was ever migrated here. Any other failure is a
+    // real error: guessing "new" would seed a second demo into a live database.
+    let manager = migration::SchemaManager::new(conn);
+    if !manager.has_table("seaql_migrations").await? {
+        return Ok(true);
+    }
+    if !manager.has_table("workspaces").await? {
         return Ok(true);
     }
     let row = conn

@@ -213,18 +213,18 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
     if negative(rules.min_length) || negative(rules.max_length) {
         return Err(Error::bad_input(field, "lengths can't be negative"));
     }
-    if let (Some(min), Some(max)) = (rules.min_length, rules.max_length) {
-        if min > max {
-            return Err(Error::bad_input(field, "`minLength` is above `maxLength`"));
-        }
+    if let (Some(min), Some(max)) = (rules.min_length, rules.max_length)
+        && min > max
+    {
+        return Err(Error::bad_input(field, "`minLength` is above `maxLength`"));
     }
-    if let (Some(min), Some(max)) = (rules.min, rules.max) {
-        if min > max || !min.is_finite() || !max.is_finite() {
-            return Err(Error::bad_input(
-                field,
-                "`min` must be a number at most `max`",
-            ));
-        }
+    if let (Some(min), Some(max)) = (rules.min, rules.max)
+        && (min > max || !min.is_finite() || !max.is_finite())
+    {
+        return Err(Error::bad_input(
+            field,
+            "`min` must be a number at most `max`",
+        ));
     }
     Ok(rules)
 }

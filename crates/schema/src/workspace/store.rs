@@ -95,6 +95,11 @@ pub async fn find_by_slug<C: sea_orm::ConnectionTrait>(
         .await?)
 }
 
+/// A workspace by id.
+pub async fn find(db: &Db, id: uuid::Uuid) -> Result<Option<workspaces::Model>> {
+    Ok(workspaces::Entity::find_by_id(id).one(&db.conn).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::slugify;
@@ -105,9 +110,4 @@ mod tests {
         assert_eq!(slugify("Ünïcode ☃"), "n-code");
         assert_eq!(slugify("!!!"), "workspace");
     }
-}
-
-/// A workspace by id.
-pub async fn find(db: &Db, id: uuid::Uuid) -> Result<Option<workspaces::Model>> {
-    Ok(workspaces::Entity::find_by_id(id).one(&db.conn).await?)
 }
