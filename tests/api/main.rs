@@ -8,5 +8,6 @@
 
 mod helpers;
 
+mod batching;
 mod foundation;
 mod schema_sdl;

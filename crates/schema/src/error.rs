@@ -63,6 +63,8 @@ pub enum Error {
     Database(#[source] DbErr),
     #[error("internal error")]
     Loader(#[source] Arc<DbErr>),
+    #[error("internal error")]
+    Panicked,
 }
 
 /// `Result` with the schema crate's error.
@@ -86,7 +88,7 @@ impl Error {
             Error::BadUserInput { .. } => ErrorCode::BadUserInput,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
-            Error::Database(_) | Error::Loader(_) => ErrorCode::Internal,
+            Error::Database(_) | Error::Loader(_) | Error::Panicked => ErrorCode::Internal,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod channels;
 pub mod contacts;
 pub mod db;
 pub mod error;
+pub mod exec;
 pub mod fields;
 pub mod ids;
 pub mod input;
@@ -23,7 +24,9 @@ pub mod scalars;
 pub mod sql;
 pub mod workspace;
 
-use async_graphql::{EmptySubscription, MergedObject, Request, Schema, SchemaBuilder};
+use std::time::Duration;
+
+use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema, SchemaBuilder};
 
 pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
@@ -78,9 +81,20 @@ pub fn sdl() -> String {
     .sdl()
 }
 
-/// Attach what one request runs with: its viewer and a fresh set of loaders scoped to the
-/// viewer's workspace.
-pub fn for_viewer(request: Request, db: &Db, viewer: auth::Viewer) -> Request {
-    let loaders = loaders::for_workspace(db.clone(), viewer.workspace_id);
-    request.data(viewer).data(loaders)
+/// Execute `request` as `viewer` with a fresh set of loaders scoped to the viewer's
+/// workspace; returns the response and the SQL statements it ran.
+///
+/// Must run inside a `LocalSet` (a worker of the server's pinned pool): the loaders spawn
+/// their batches onto the current thread and wait for no time window (see [`exec`]).
+pub async fn execute_pinned(
+    schema: &AppSchema,
+    db: &Db,
+    viewer: auth::Viewer,
+    request: Request,
+) -> (Response, u64) {
+    exec::counted_pinned(async {
+        let loaders = loaders::for_workspace(db.clone(), viewer.workspace_id, Duration::ZERO);
+        schema.execute(request.data(viewer).data(loaders)).await
+    })
+    .await
 }

@@ -35,13 +35,18 @@ pub type LoadError = Arc<DbErr>;
 const MAX_BATCH: usize = 500;
 
 /// A loader handle for one request of `workspace_id`.
-pub fn for_workspace(db: Db, workspace_id: Uuid) -> Loaders {
+///
+/// `delay` is how long a batch waits for keys to gather. Pinned to one thread (see
+/// [`crate::exec`]) it can be zero: a batch can't start before the request has registered
+/// every key of the current level.
+pub fn for_workspace(db: Db, workspace_id: Uuid, delay: std::time::Duration) -> Loaders {
     DataLoader::with_cache(
         AppLoader { db, workspace_id },
-        tokio::spawn,
+        crate::exec::spawn,
         HashMapCache::default(),
     )
     .max_batch_size(MAX_BATCH)
+    .delay(delay)
 }
 
 /// The current request's loaders.

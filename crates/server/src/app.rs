@@ -48,10 +48,15 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     } else {
         None
     };
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState {
         schema: schema(db.clone()),
+        executor: tokio_util::task::LocalPoolHandle::new(workers),
         db,
-        settings: Arc::new(HttpSettings { graphiql: true }),
+        settings: Arc::new(HttpSettings {
+            graphiql: true,
+            sql_stats: config.sql_stats,
+        }),
     };
     Ok(Prepared { state, demo_token })
 }

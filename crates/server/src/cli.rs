@@ -39,6 +39,16 @@ pub enum Command {
     Token(TokenCommand),
     /// Seed the demo workspace into the configured database and print a token for it.
     Demo,
+    /// Generate a deterministic benchmark workspace (s: 1k profiles, m: 10k, l: 100k) and
+    /// print a token for it.
+    Seed {
+        /// s, m or l.
+        #[arg(long, default_value = "s")]
+        size: String,
+        /// The new workspace's name.
+        #[arg(long, default_value = "Bench Company")]
+        name: String,
+    },
 }
 
 /// `profilegraph workspace …`
@@ -128,6 +138,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", token.plaintext);
             Ok(())
         }
+        Command::Seed { size, name } => seed(&config, &size, &name).await,
         Command::Demo => {
             let db = migrated(&config).await?;
             let seeded = demo::seed(&db).await?;
@@ -139,6 +150,26 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn seed(config: &Config, size: &str, name: &str) -> Result<()> {
+    let size = crate::seed::Size::parse(size)
+        .ok_or_else(|| Error::Usage(format!("unknown size `{size}` (expected s, m or l)")))?;
+    let db = migrated(config).await?;
+    let started = std::time::Instant::now();
+    let seeded = crate::seed::generate(&db, name, size, true).await?;
+    eprintln!(
+        "seeded workspace `{}` ({} profiles, {} contacts, {} contact moments, {} notes, {} field values) in {:.1?}; a read,write,admin token for it:",
+        seeded.slug,
+        size.profiles,
+        size.contacts,
+        size.moments,
+        size.notes,
+        size.field_values,
+        started.elapsed()
+    );
+    println!("{}", seeded.token);
+    Ok(())
 }
 
 async fn migrated(config: &Config) -> Result<profilegraph_schema::Db> {

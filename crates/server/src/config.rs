@@ -41,6 +41,20 @@ pub struct Config {
     )]
     pub no_demo: bool,
 
+    /// Report how many SQL statements each GraphQL request ran, in the response header
+    /// `x-sql-statements`. For benchmarks and debugging; it tells clients about internals,
+    /// so leave it off in production.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_SQL_STATS",
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value = "false"
+    )]
+    pub sql_stats: bool,
+
     /// Log filter, in `tracing` `EnvFilter` syntax (`info`, `profilegraph=debug,info`, …).
     #[arg(
         long,
@@ -95,6 +109,7 @@ impl Config {
             database_url: database_url.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_demo: true,
+            sql_stats: true,
             log: "info".into(),
             log_format: LogFormat::Text,
             db_max_connections: 10,

@@ -33,7 +33,8 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
         });
-    let conn = Database::connect(options).await?;
+    let mut conn = Database::connect(options).await?;
+    profilegraph_schema::exec::count_statements(&mut conn);
     Ok(conn)
 }
 

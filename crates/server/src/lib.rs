@@ -7,6 +7,8 @@ pub mod database;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod seed;
+pub mod shapes;
 pub mod telemetry;
 
 pub use config::Config;

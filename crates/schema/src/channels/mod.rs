@@ -1,5 +1,6 @@
 //! Channels: the inbound lines of a workspace (an e-mail address, a WhatsApp number, …).
 
+pub mod joined;
 mod mutation;
 mod query;
 pub mod store;

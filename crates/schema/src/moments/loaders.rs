@@ -9,9 +9,10 @@ use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query, SelectStatemen
 use sea_orm::{ColumnTrait, DbErr};
 use uuid::Uuid;
 
-use entity::{contact_moments as moments, contacts};
+use entity::{channels, contact_moments as moments, contacts};
 
 use super::store::MomentFilter;
+use crate::channels::joined::{self, WithChannel};
 use crate::loaders::{AppLoader, LoadError, Loaders, PagedKey, group_by_page};
 use crate::pagination::PageRequest;
 use crate::sql::{self, PARENT};
@@ -28,6 +29,19 @@ fn timeline_order() -> Vec<(sea_orm::sea_query::SimpleExpr, Order)> {
             Order::Desc,
         ),
     ]
+}
+
+/// A moment with its channel.
+pub type Joined = WithChannel<moments::Model>;
+
+/// Join each moment's channel and select its columns.
+fn with_channel(select: &mut SelectStatement) {
+    select.inner_join(
+        channels::Entity,
+        Expr::col((channels::Entity, channels::Column::Id))
+            .equals((moments::Entity, moments::Column::ChannelId)),
+    );
+    joined::select_channel_columns(select);
 }
 
 /// Narrow `select` to the rows after the page's cursor.
@@ -66,7 +80,7 @@ impl PagedKey for MomentsOfContact {
 }
 
 impl Loader<MomentsOfContact> for AppLoader {
-    type Value = Vec<moments::Model>;
+    type Value = Vec<Joined>;
     type Error = LoadError;
 
     async fn load(
@@ -85,8 +99,9 @@ impl Loader<MomentsOfContact> for AppLoader {
                 .and_where(moments::Column::WorkspaceId.eq(self.workspace_id))
                 .and_where(moments::Column::ContactId.is_in(contact_ids.clone()))
                 .to_owned();
+            with_channel(&mut inner);
             after_cursor(&mut inner, &page)?;
-            let mut rows = sql::top_n_per_parent::<moments::Model, _>(
+            let mut rows = sql::top_n_per_parent::<Joined, _>(
                 &self.db.conn,
                 inner,
                 (moments::Entity, moments::Column::ContactId),
@@ -173,7 +188,7 @@ fn of_profiles(
 }
 
 impl Loader<MomentsOfProfile> for AppLoader {
-    type Value = Vec<moments::Model>;
+    type Value = Vec<Joined>;
     type Error = LoadError;
 
     async fn load(
@@ -194,8 +209,9 @@ impl Loader<MomentsOfProfile> for AppLoader {
                 Expr::col((contacts::Entity, contacts::Column::ProfileId)),
                 PARENT,
             );
+            with_channel(&mut inner);
             after_cursor(&mut inner, &page)?;
-            let mut rows = sql::top_n_per_parent::<moments::Model, _>(
+            let mut rows = sql::top_n_per_parent::<Joined, _>(
                 &self.db.conn,
                 inner,
                 (contacts::Entity, contacts::Column::ProfileId),

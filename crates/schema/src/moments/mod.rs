@@ -18,11 +18,15 @@ use crate::ids::{self, NodeKind};
 use crate::pagination::{BoxFuture, Count, Cursor, Page, PageRequest};
 use store::MomentFilter;
 
-fn timeline_page(
+/// A page of a timeline; the moments' channels go to the request's channel loader.
+async fn timeline_page(
+    ctx: &Context<'_>,
     page: &PageRequest,
-    rows: Vec<entity::contact_moments::Model>,
+    rows: Vec<loaders::Joined>,
 ) -> Page<ContactMoment> {
-    Page::from_rows(page, rows, |m| Cursor::at(&m.last_message_at, m.id)).map(ContactMoment)
+    crate::channels::joined::feed(ctx, &rows).await;
+    Page::from_rows(page, rows, |m| Cursor::at(&m.row.last_message_at, m.row.id))
+        .map(|m| ContactMoment(m.row))
 }
 
 fn checked_page(first: Option<i32>, after: Option<&str>) -> Result<PageRequest> {
@@ -49,7 +53,7 @@ pub async fn of_contact(
         .await?
         .unwrap_or_default();
     Ok(ContactMomentConnection::new(
-        timeline_page(&page, rows),
+        timeline_page(ctx, &page, rows).await,
         CountOfContact(contact_id),
     ))
 }
@@ -77,7 +81,7 @@ pub async fn of_profile(
         .await?
         .unwrap_or_default();
     Ok(ContactMomentConnection::new(
-        timeline_page(&page, rows),
+        timeline_page(ctx, &page, rows).await,
         CountOfProfile(loaders::MomentCountOfProfile { profile_id, filter }),
     ))
 }

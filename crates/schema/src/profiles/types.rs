@@ -3,12 +3,13 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::channels::Channel;
+use crate::channels::joined::{self, WithChannel};
 use crate::contacts::Contact;
 use crate::contacts::loaders::ContactsOfProfile;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fields::{self, ProfileFieldValue};
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, ChannelId};
+use crate::loaders;
 use crate::moments::{self, ContactMomentConnection, ContactMomentStatus};
 use crate::notes::{self, NoteConnection};
 use crate::scalars::DateTime;
@@ -24,6 +25,22 @@ pub struct ChannelContacts {
     pub channel: Channel,
     /// The profile's contacts on it, oldest first.
     pub contacts: Vec<Contact>,
+}
+
+impl Profile {
+    /// The profile's contacts with their channels; the channels also go to the request's
+    /// channel loader, so `contact.channel` costs nothing more.
+    async fn load_contacts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<WithChannel<entity::contacts::Model>>> {
+        let contacts = loaders::get(ctx)
+            .load_one(ContactsOfProfile(self.0.id))
+            .await?
+            .unwrap_or_default();
+        joined::feed(ctx, &contacts).await;
+        Ok(contacts)
+    }
 }
 
 /// A customer: the person behind one or more contacts (channel identities), with custom
@@ -59,47 +76,28 @@ impl Profile {
 
     /// The profile's contacts, sorted by channel (type, then name), then oldest first.
     async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Contact>> {
-        Ok(loaders::get(ctx)
-            .load_one(ContactsOfProfile(self.0.id))
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Contact)
-            .collect())
+        let contacts = self.load_contacts(ctx).await?;
+        Ok(contacts.into_iter().map(|c| Contact(c.row)).collect())
     }
 
     /// The profile's contacts grouped by the channel they reached out through, channels
     /// sorted by type, then name.
     async fn contacts_by_channel(&self, ctx: &Context<'_>) -> Result<Vec<ChannelContacts>> {
-        let contacts = loaders::get(ctx)
-            .load_one(ContactsOfProfile(self.0.id))
-            .await?
-            .unwrap_or_default();
+        let contacts = self.load_contacts(ctx).await?;
         // Contacts arrive sorted by channel, so each channel's contacts are adjacent.
-        let mut groups: Vec<(uuid::Uuid, Vec<Contact>)> = Vec::new();
-        for contact in contacts {
+        let mut groups: Vec<ChannelContacts> = Vec::new();
+        for WithChannel { row, channel } in contacts {
             match groups.last_mut() {
-                Some((channel_id, list)) if *channel_id == contact.channel_id => {
-                    list.push(Contact(contact))
+                Some(group) if group.channel.0.id == channel.id => {
+                    group.contacts.push(Contact(row))
                 }
-                _ => groups.push((contact.channel_id, vec![Contact(contact)])),
+                _ => groups.push(ChannelContacts {
+                    channel: Channel(channel),
+                    contacts: vec![Contact(row)],
+                }),
             }
         }
-        let channel_ids = groups.iter().map(|(id, _)| ChannelId(*id));
-        let channels = loaders::get(ctx).load_many(channel_ids).await?;
-        groups
-            .into_iter()
-            .map(|(channel_id, contacts)| {
-                let channel = channels
-                    .get(&ChannelId(channel_id))
-                    .cloned()
-                    .ok_or(Error::NotFound("Channel"))?;
-                Ok(ChannelContacts {
-                    channel: Channel(channel),
-                    contacts,
-                })
-            })
-            .collect()
+        Ok(groups)
     }
 
     /// Every custom profile field of the workspace that is not archived, in position

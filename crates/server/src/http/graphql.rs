@@ -7,9 +7,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use profilegraph_schema::auth::tokens;
-use profilegraph_schema::{Error, ErrorCode};
+use profilegraph_schema::{Error, ErrorCode, exec};
+use tracing::Instrument;
 
-use super::{AppState, REQUEST_ID};
+use super::{AppState, REQUEST_ID, SQL_STATEMENTS};
 
 /// GraphiQL, which loads without a token; paste one into its headers panel.
 pub async fn graphiql(State(state): State<AppState>) -> Response {
@@ -25,7 +26,7 @@ pub async fn graphiql(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-/// Run one GraphQL request.
+/// Run one GraphQL request as the bearer token's viewer.
 pub async fn execute(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -43,7 +44,9 @@ pub async fn execute(
             &request_id,
         );
     };
-    let viewer = match tokens::authenticate(&state.db.conn, token).await {
+    let (viewer, auth_statements) =
+        exec::counted(tokens::authenticate(&state.db.conn, token)).await;
+    let viewer = match viewer {
         Ok(viewer) => viewer,
         Err(err) => {
             let status = match err.code() {
@@ -54,8 +57,31 @@ pub async fn execute(
             return error_response(status, err, &request_id);
         }
     };
-    let request = profilegraph_schema::for_viewer(request.into_inner(), &state.db, viewer);
-    let mut response = state.schema.execute(request).await;
+
+    // Execution runs on a single-threaded worker, where the loaders batch each level of
+    // the query in one statement without waiting for a time window (see
+    // `profilegraph_schema::exec`). The span keeps the request id on its log lines.
+    let schema = state.schema.clone();
+    let db = state.db.clone();
+    let request = request.into_inner();
+    let span = tracing::Span::current();
+    let task = state.executor.spawn_pinned(move || {
+        async move { profilegraph_schema::execute_pinned(&schema, &db, viewer, request).await }
+            .instrument(span)
+    });
+    let (mut response, statements) = match task.await {
+        Ok(done) => done,
+        // A panic in a resolver ends that request's task only; the worker and every other
+        // request carry on.
+        Err(err) => {
+            tracing::error!(error = %err, "request execution panicked");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Error::Panicked,
+                &request_id,
+            );
+        }
+    };
     // Every error carries the request id, so a partner can quote it and we can find the
     // detail that the message leaves out in the logs.
     for error in &mut response.errors {
@@ -64,7 +90,14 @@ pub async fn execute(
             .get_or_insert_with(Default::default)
             .set("requestId", request_id.as_str());
     }
-    GraphQLResponse::from(response).into_response()
+    let mut http = GraphQLResponse::from(response).into_response();
+    if state.settings.sql_stats {
+        http.headers_mut().insert(
+            SQL_STATEMENTS,
+            HeaderValue::from(auth_statements + statements),
+        );
+    }
+    http
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

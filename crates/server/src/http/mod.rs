@@ -18,6 +18,9 @@ use tower_http::trace::TraceLayer;
 /// The header that carries each request's id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The header that reports how many SQL statements a request ran (when enabled).
+pub const SQL_STATEMENTS: HeaderName = HeaderName::from_static("x-sql-statements");
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +30,8 @@ pub struct AppState {
     pub db: Db,
     /// Settings the handlers need.
     pub settings: Arc<HttpSettings>,
+    /// Single-threaded workers that execute GraphQL requests (one per core).
+    pub executor: tokio_util::task::LocalPoolHandle,
 }
 
 /// HTTP behaviour that differs between deployments.
@@ -34,6 +39,8 @@ pub struct AppState {
 pub struct HttpSettings {
     /// Serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
+    /// Send `x-sql-statements` with each GraphQL response.
+    pub sql_stats: bool,
 }
 
 /// The whole router, with request ids, tracing, a request timeout and panic isolation.

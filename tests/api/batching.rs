@@ -1,0 +1,131 @@
+//! The DataLoaders at work: each query shape runs the same small number of SQL statements
+//! whether the page holds 1, 10 or 100 profiles (with their contacts, tickets, notes and
+//! field values). Counted by the server itself (`x-sql-statements`), on both backends.
+
+use profilegraph::seed::{self, Size};
+use profilegraph::shapes::{
+    Q1_PROFILE_PAGE, Q2_LOOKUP, Q3_EXPORT, Q4_CREATE_NOTE, Q4_MOVE_CONTACT,
+};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+
+/// Run `query` and return its data and the statements the server counted for it.
+async fn counted(app: &TestApp, token: &str, query: &str, variables: Value) -> (Value, u64) {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap();
+    let statements = response
+        .headers()
+        .get("x-sql-statements")
+        .expect("the test server reports statement counts")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("errors").is_none(), "{query}: {body}");
+    (body["data"].clone(), statements)
+}
+
+/// Statements per shape for a workspace seeded with `n` profiles.
+async fn measure(app: &TestApp, n: usize) -> [u64; 5] {
+    let seeded = seed::generate(&app.db, &format!("Batch {n}"), Size::per_profile(n), false)
+        .await
+        .unwrap();
+    let token = seeded.token.as_str();
+    // The first request of a token records its last use (one UPDATE); keep it out of the
+    // counts below.
+    counted(app, token, "{ viewer { scopes } }", json!({})).await;
+
+    let (page, q3) = counted(app, token, Q3_EXPORT, json!({ "cursor": null })).await;
+    let edges = page["profiles"]["edges"].as_array().unwrap();
+    assert_eq!(
+        edges.len(),
+        n.min(100),
+        "the export page holds every profile"
+    );
+    assert!(
+        edges
+            .iter()
+            .any(|e| !e["node"]["contacts"][0]["contactMoments"]["edges"]
+                .as_array()
+                .unwrap()
+                .is_empty()),
+        "nested tickets are loaded"
+    );
+
+    let (list, q2) = counted(app, token, Q2_LOOKUP, json!({ "q": "e" })).await;
+    assert!(list["profiles"]["totalCount"].as_u64().unwrap() > 0);
+
+    let (ids, _) = counted(
+        app,
+        token,
+        "{ profiles(first: 2) { edges { node { id contacts { id } } } } }",
+        json!({}),
+    )
+    .await;
+    let first = &ids["profiles"]["edges"][0]["node"];
+    let profile_id = first["id"].as_str().unwrap();
+    let (profile, q1) = counted(app, token, Q1_PROFILE_PAGE, json!({ "id": profile_id })).await;
+    assert!(
+        !profile["profile"]["contactsByChannel"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        profile["profile"]["contactMoments"]["totalCount"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    let (_, q4_note) = counted(
+        app,
+        token,
+        Q4_CREATE_NOTE,
+        json!({ "profileId": profile_id, "body": "Called back." }),
+    )
+    .await;
+    let contact_id = first["contacts"][0]["id"].as_str().unwrap();
+    let (_, q4_move) = counted(
+        app,
+        token,
+        Q4_MOVE_CONTACT,
+        json!({ "profileId": profile_id, "contactId": contact_id }),
+    )
+    .await;
+    [q1, q2, q3, q4_note, q4_move]
+}
+
+both_backends!(
+    statement_counts_do_not_grow_with_the_page,
+    |app: TestApp| async move {
+        let one = measure(&app, 1).await;
+        let ten = measure(&app, 10).await;
+        let hundred = measure(&app, 100).await;
+        assert_eq!(one, ten, "Q1..Q4 statements for 1 vs 10 profiles");
+        assert_eq!(ten, hundred, "Q1..Q4 statements for 10 vs 100 profiles");
+
+        // Budgets: about one statement per level of nesting, plus the token look-up.
+        let [q1, q2, q3, q4_note, q4_move] = hundred;
+        assert!(q1 <= 12, "Q1 profile page ran {q1} statements");
+        assert!(q2 <= 6, "Q2 look-up ran {q2} statements");
+        assert!(q3 <= 10, "Q3 export page ran {q3} statements");
+        assert!(q4_note <= 4, "Q4 createNote ran {q4_note} statements");
+        assert!(
+            q4_move <= 8,
+            "Q4 attachContact(move) ran {q4_move} statements"
+        );
+        println!(
+            "statements per request: Q1 {q1}, Q2 {q2}, Q3 {q3}, createNote {q4_note}, attachContact {q4_move}"
+        );
+    }
+);
