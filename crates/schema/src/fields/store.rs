@@ -185,10 +185,22 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
                 "`pattern` applies to TEXT fields only",
             ));
         }
-        if pattern.len() > 500 || regex::Regex::new(pattern).is_err() {
+        // Values are matched against the anchored form (see `validate::check`), so that is
+        // the form that must compile too: an `(?x)` comment would swallow the anchors.
+        if pattern.len() > 500
+            || regex::Regex::new(pattern).is_err()
+            || regex::Regex::new(&format!("^(?:{pattern})$")).is_err()
+        {
             return Err(Error::bad_input(
                 field,
                 "`pattern` must be a valid regular expression of at most 500 characters",
+            ));
+        }
+        // PostgreSQL can't store a NUL in JSON; escapes such as `\t` say the same.
+        if pattern.chars().any(char::is_control) {
+            return Err(Error::bad_input(
+                field,
+                "`pattern` must not contain control characters; write them as escapes (`\\n`, `\\t`)",
             ));
         }
     }
