@@ -225,6 +225,26 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
     if negative(rules.min_length) || negative(rules.max_length) {
         return Err(Error::bad_input(field, "lengths can't be negative"));
     }
+    // The type's own limit applies whatever the rules say, so a rule above it would promise
+    // values the server refuses.
+    let most = if field_type == CustomFieldType::Text {
+        validate::MAX_TEXT
+    } else {
+        validate::MAX_TEXTAREA
+    };
+    let above = |n: Option<i32>| {
+        n.and_then(|n| usize::try_from(n).ok())
+            .is_some_and(|n| n > most)
+    };
+    if above(rules.min_length) || above(rules.max_length) {
+        return Err(Error::bad_input(
+            field,
+            format!(
+                "lengths of {} fields can be at most {most}",
+                field_type.as_str()
+            ),
+        ));
+    }
     if let (Some(min), Some(max)) = (rules.min_length, rules.max_length)
         && min > max
     {
