@@ -588,6 +588,42 @@ both_backends!(
                 "a regex that doesn't compile",
             ),
             (
+                json!({ "key": "ref", "label": "Ref", "type": "TEXT",
+                        "rules": { "pattern": "a)|(b" } }),
+                "input.rules",
+                "a pattern that only compiles inside the server's anchors",
+            ),
+            (
+                json!({ "key": "ref", "label": "Ref", "type": "TEXT",
+                        "rules": { "pattern": "(?x) [a-z]+ # letters" } }),
+                "input.rules",
+                "a pattern whose comment would swallow the server's anchors",
+            ),
+            (
+                json!({ "key": "ref", "label": "Ref", "type": "TEXT",
+                        "rules": { "pattern": "a\u{0}b" } }),
+                "input.rules",
+                "a NUL in the pattern",
+            ),
+            (
+                json!({ "key": "ref", "label": "Ref", "type": "TEXT",
+                        "rules": { "maxLength": 1001 } }),
+                "input.rules",
+                "a maxLength above what TEXT holds",
+            ),
+            (
+                json!({ "key": "ref", "label": "Ref", "type": "TEXT",
+                        "rules": { "minLength": 1001 } }),
+                "input.rules",
+                "a minLength no TEXT value can reach",
+            ),
+            (
+                json!({ "key": "about", "label": "About", "type": "TEXTAREA",
+                        "rules": { "maxLength": 10001 } }),
+                "input.rules",
+                "a maxLength above what TEXTAREA holds",
+            ),
+            (
                 json!({ "key": "score", "label": "Score", "type": "NUMBER",
                         "rules": { "min": 10, "max": 1 } }),
                 "input.rules",
@@ -625,6 +661,46 @@ both_backends!(
         let key = format!("a{}", "b".repeat(63));
         let field = mutate_ok(&app, &app.demo_token, "createCustomField", text(&key)).await;
         assert_eq!(field["customField"]["key"], key.as_str());
+
+        // A rule as long as the type allows is fine, and holds what it says.
+        let demo = demo(&app).await;
+        for (ty, longest) in [("TEXT", 1_000), ("TEXTAREA", 10_000)] {
+            let key = format!("longest_{}", ty.to_lowercase());
+            let field = mutate_ok(
+                &app,
+                &app.demo_token,
+                "createCustomField",
+                json!({ "key": key, "label": "Longest", "type": ty,
+                        "rules": { "maxLength": longest } }),
+            )
+            .await["customField"]
+                .clone();
+            assert_eq!(field["rules"]["maxLength"], longest);
+            let id = field["id"].as_str().unwrap();
+            let body = set_fields(&app, &demo.peter, &[(id, json!("x".repeat(longest)))]).await;
+            assert!(body.get("errors").is_none(), "{ty}: {body:#}");
+            let body = set_fields(&app, &demo.peter, &[(id, json!("x".repeat(longest + 1)))]).await;
+            assert_bad_input(&body, &key);
+        }
+        // A pattern that compiles where the server uses it works.
+        let field = mutate_ok(
+            &app,
+            &app.demo_token,
+            "createCustomField",
+            json!({ "key": "ref", "label": "Ref", "type": "TEXT",
+                    "rules": { "pattern": "(?i)[a-z]{2}|[0-9]{3}" } }),
+        )
+        .await["customField"]
+            .clone();
+        let id = field["id"].as_str().unwrap();
+        for good in ["Ab", "123"] {
+            let body = set_fields(&app, &demo.peter, &[(id, json!(good))]).await;
+            assert!(body.get("errors").is_none(), "{good}: {body:#}");
+        }
+        for bad in ["Abc", "1234", "ab1"] {
+            let body = set_fields(&app, &demo.peter, &[(id, json!(bad))]).await;
+            assert_bad_input(&body, "ref");
+        }
     }
 );
 
@@ -732,6 +808,10 @@ both_backends!(
             ),
             (
                 json!({ "id": fields["t_text"], "rules": { "pattern": "(" } }),
+                "input.rules",
+            ),
+            (
+                json!({ "id": fields["t_text"], "rules": { "maxLength": 5000 } }),
                 "input.rules",
             ),
             (json!({ "id": select, "label": "" }), "input.label"),
