@@ -253,58 +253,101 @@ both_backends!(
     }
 );
 
-both_backends!(notes_are_paged_newest_first, |app: TestApp| async move {
-    let Demo {
-        peter,
-        note: demo_note,
-        ..
-    } = demo(&app).await;
-    let mut newest_first = vec![demo_note];
-    for n in 1..=6 {
-        let note = create_note(&app, &app.demo_token, &peter, &format!("note {n}")).await;
-        newest_first.insert(0, note["id"].as_str().unwrap().to_owned());
-    }
-
-    // Pages of 3: 3 + 3 + 1, each with the total.
-    let mut seen = Vec::new();
-    let mut after: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let page = notes_page(&app, &peter, 3, after.as_deref()).await;
-        pages += 1;
-        assert_eq!(page["totalCount"], 7, "{page:#}");
-        let page_ids = ids(&page);
-        assert!(!page_ids.is_empty(), "{page:#}");
-        assert_eq!(
-            page["pageInfo"]["endCursor"],
-            page["edges"].as_array().unwrap().last().unwrap()["cursor"]
-        );
-        seen.extend(page_ids);
-        if page["pageInfo"]["hasNextPage"] == false {
-            break;
+both_backends!(
+    notes_are_paged_newest_first_alone_and_batched,
+    |app: TestApp| async move {
+        let Demo {
+            peter,
+            note: demo_note,
+            ..
+        } = demo(&app).await;
+        let mut newest_first = vec![demo_note];
+        for n in 1..=6 {
+            let note = create_note(&app, &app.demo_token, &peter, &format!("note {n}")).await;
+            newest_first.insert(0, note["id"].as_str().unwrap().to_owned());
         }
-        after = Some(page["pageInfo"]["endCursor"].as_str().unwrap().to_owned());
-        assert!(pages < 10, "paging does not end");
-    }
-    assert_eq!(pages, 3);
-    assert_eq!(seen, newest_first, "every note once, newest first");
 
-    // The page size is bounded and cursors are checked.
-    for (first, after) in [(0, None), (101, None), (3, Some("not-a-cursor"))] {
-        let body = crate::support::call(
+        // Pages of 3: 3 + 3 + 1, each with the total.
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let page = notes_page(&app, &peter, 3, after.as_deref()).await;
+            pages += 1;
+            assert_eq!(page["totalCount"], 7, "{page:#}");
+            let page_ids = ids(&page);
+            assert!(!page_ids.is_empty(), "{page:#}");
+            assert_eq!(
+                page["pageInfo"]["endCursor"],
+                page["edges"].as_array().unwrap().last().unwrap()["cursor"]
+            );
+            seen.extend(page_ids);
+            if page["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = Some(page["pageInfo"]["endCursor"].as_str().unwrap().to_owned());
+            assert!(pages < 10, "paging does not end");
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(seen, newest_first, "every note once, newest first");
+
+        // The page size is bounded and cursors are checked.
+        for (first, after) in [(0, None), (101, None), (3, Some("not-a-cursor"))] {
+            let body = crate::support::call(
+                &app,
+                &app.demo_token,
+                PROFILE_NOTES,
+                json!({ "id": peter, "first": first, "after": after }),
+            )
+            .await;
+            single_error(&body, "BAD_USER_INPUT");
+        }
+        // A page past the end is empty.
+        let last = notes_page(&app, &peter, 7, None).await;
+        let end = last["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
+        let past = notes_page(&app, &peter, 3, Some(&end)).await;
+        assert_eq!(ids(&past), Vec::<String>::new());
+        assert_eq!(past["pageInfo"]["hasNextPage"], false);
+        assert_eq!(past["totalCount"], 7);
+
+        // Several profiles' notes in one request (batched): each profile gets its own page.
+        let jane = mutate_ok(
             &app,
             &app.demo_token,
-            PROFILE_NOTES,
-            json!({ "id": peter, "first": first, "after": after }),
+            "createProfile",
+            json!({ "name": "Jane" }),
+        )
+        .await["profile"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let janes: Vec<String> = {
+            let mut ids = Vec::new();
+            for body in ["jane 1", "jane 2"] {
+                let note = create_note(&app, &app.demo_token, &jane, body).await;
+                ids.insert(0, note["id"].as_str().unwrap().to_owned());
+            }
+            ids
+        };
+        let both = data(
+            &app,
+            &app.demo_token,
+            "{ profiles(first: 10) { nodes { id notes(first: 3) {
+             totalCount edges { cursor node { id body createdAt updatedAt author { name } } }
+             pageInfo { hasNextPage endCursor } } } } }",
+            json!({}),
         )
         .await;
-        single_error(&body, "BAD_USER_INPUT");
+        for profile in both["profiles"]["nodes"].as_array().unwrap() {
+            let id = profile["id"].as_str().unwrap();
+            let alone = notes_page(&app, id, 3, None).await;
+            assert_eq!(profile["notes"], alone, "{id} batched as alone");
+            let expected: Vec<String> = if id == jane {
+                janes.clone()
+            } else {
+                newest_first[..3].to_vec()
+            };
+            assert_eq!(ids(&alone), expected);
+        }
     }
-    // A page past the end is empty.
-    let last = notes_page(&app, &peter, 7, None).await;
-    let end = last["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
-    let past = notes_page(&app, &peter, 3, Some(&end)).await;
-    assert_eq!(ids(&past), Vec::<String>::new());
-    assert_eq!(past["pageInfo"]["hasNextPage"], false);
-    assert_eq!(past["totalCount"], 7);
-});
+);
