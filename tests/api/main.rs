@@ -7,7 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod support;
 
+mod auth;
 mod batching;
+mod docs;
+mod fields;
 mod foundation;
+mod isolation;
+mod notes;
 mod schema_sdl;

@@ -15,7 +15,8 @@ use crate::loaders;
 pub struct CustomFieldRulesInput {
     /// TEXT, TEXTAREA: the fewest characters.
     pub min_length: Option<i32>,
-    /// TEXT, TEXTAREA: the most characters.
+    /// TEXT, TEXTAREA: the most characters. Without it, and at most: 1,000 for TEXT,
+    /// 10,000 for TEXTAREA.
     pub max_length: Option<i32>,
     /// TEXT: a regular expression the whole value must match.
     pub pattern: Option<String>,

@@ -185,10 +185,22 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
                 "`pattern` applies to TEXT fields only",
             ));
         }
-        if pattern.len() > 500 || regex::Regex::new(pattern).is_err() {
+        // Values are matched against the anchored form (see `validate::check`), so that is
+        // the form that must compile too: an `(?x)` comment would swallow the anchors.
+        if pattern.len() > 500
+            || regex::Regex::new(pattern).is_err()
+            || regex::Regex::new(&format!("^(?:{pattern})$")).is_err()
+        {
             return Err(Error::bad_input(
                 field,
                 "`pattern` must be a valid regular expression of at most 500 characters",
+            ));
+        }
+        // PostgreSQL can't store a NUL in JSON; escapes such as `\t` say the same.
+        if pattern.chars().any(char::is_control) {
+            return Err(Error::bad_input(
+                field,
+                "`pattern` must not contain control characters; write them as escapes (`\\n`, `\\t`)",
             ));
         }
     }
@@ -212,6 +224,26 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
     let negative = |n: Option<i32>| n.is_some_and(|n| n < 0);
     if negative(rules.min_length) || negative(rules.max_length) {
         return Err(Error::bad_input(field, "lengths can't be negative"));
+    }
+    // The type's own limit applies whatever the rules say, so a rule above it would promise
+    // values the server refuses.
+    let most = if field_type == CustomFieldType::Text {
+        validate::MAX_TEXT
+    } else {
+        validate::MAX_TEXTAREA
+    };
+    let above = |n: Option<i32>| {
+        n.and_then(|n| usize::try_from(n).ok())
+            .is_some_and(|n| n > most)
+    };
+    if above(rules.min_length) || above(rules.max_length) {
+        return Err(Error::bad_input(
+            field,
+            format!(
+                "lengths of {} fields can be at most {most}",
+                field_type.as_str()
+            ),
+        ));
     }
     if let (Some(min), Some(max)) = (rules.min_length, rules.max_length)
         && min > max

@@ -6,9 +6,9 @@ use super::types::{CustomFieldType, options_of, rules_of};
 use crate::contacts::identifier;
 
 /// The longest TEXT value, unless the field's rules say less.
-const MAX_TEXT: usize = 1_000;
+pub const MAX_TEXT: usize = 1_000;
 /// The longest TEXTAREA value, unless the field's rules say less.
-const MAX_TEXTAREA: usize = 10_000;
+pub const MAX_TEXTAREA: usize = 10_000;
 /// The longest URL.
 const MAX_URL: usize = 2_048;
 
