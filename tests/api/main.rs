@@ -10,3 +10,7 @@ mod helpers;
 
 mod foundation;
 mod schema_sdl;
+
+mod ops;
+
+mod peter_b;
