@@ -14,3 +14,4 @@ mod schema_sdl;
 mod ops;
 
 mod peter_b;
+mod profiles;
