@@ -15,3 +15,4 @@ mod ops;
 
 mod peter_b;
 mod profiles;
+mod contacts;
