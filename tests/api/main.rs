@@ -16,3 +16,4 @@ mod ops;
 mod peter_b;
 mod profiles;
 mod contacts;
+mod moments;
