@@ -17,3 +17,4 @@ mod peter_b;
 mod profiles;
 mod contacts;
 mod moments;
+mod deletion;
