@@ -18,3 +18,4 @@ mod profiles;
 mod contacts;
 mod moments;
 mod deletion;
+mod conflicts;
