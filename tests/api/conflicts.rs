@@ -55,17 +55,29 @@ both_backends!(
         );
         assert_eq!(snapshot(&app, &peter["id"]).await, peter_before);
         assert_eq!(snapshot(&app, &other["id"]).await, other_before);
-        assert_eq!(ops::contact(&app, &wa["id"]).await["profile"]["id"], peter["id"]);
+        assert_eq!(
+            ops::contact(&app, &wa["id"]).await["profile"]["id"],
+            peter["id"]
+        );
 
         // With `move: true` it moves, and both profiles changed.
         let moved = ops::attach_contact(&app, &other["id"], &wa["id"], true).await;
         assert_eq!(moved["contact"]["profile"]["id"], other["id"]);
         assert_eq!(moved["profile"]["id"], other["id"]);
         assert_eq!(moved["profile"]["contacts"], json!([{ "id": wa["id"] }]));
-        assert_eq!(moved["profile"]["version"], other_before["version"].as_i64().unwrap() + 1);
+        assert_eq!(
+            moved["profile"]["version"],
+            other_before["version"].as_i64().unwrap() + 1
+        );
         let peter_after = snapshot(&app, &peter["id"]).await;
-        assert_eq!(peter_after["version"], peter_before["version"].as_i64().unwrap() + 1);
-        assert_eq!(peter_after["contacts"], json!([{ "id": peter["contacts"][0]["id"] }]));
+        assert_eq!(
+            peter_after["version"],
+            peter_before["version"].as_i64().unwrap() + 1
+        );
+        assert_eq!(
+            peter_after["contacts"],
+            json!([{ "id": peter["contacts"][0]["id"] }])
+        );
         assert!(ops::instant(&peter_after["updatedAt"]) > ops::instant(&peter_before["updatedAt"]));
 
         // The tickets follow the contact.
@@ -91,8 +103,12 @@ both_backends!(
         for contact in peter["contacts"].as_array().unwrap() {
             let contact_before = ops::contact(&app, &contact["id"]).await;
             for move_it in [false, true] {
-                let payload = ops::attach_contact(&app, &peter["id"], &contact["id"], move_it).await;
-                assert_eq!(payload["profile"]["version"], before["version"], "move: {move_it}");
+                let payload =
+                    ops::attach_contact(&app, &peter["id"], &contact["id"], move_it).await;
+                assert_eq!(
+                    payload["profile"]["version"], before["version"],
+                    "move: {move_it}"
+                );
                 assert_eq!(payload["profile"]["updatedAt"], before["updatedAt"]);
                 assert_eq!(payload["profile"]["contacts"], before["contacts"]);
                 assert_eq!(payload["contact"]["profile"]["id"], peter["id"]);
@@ -122,7 +138,10 @@ both_backends!(
             "CONFLICT",
         )
         .await;
-        assert!(error["message"].as_str().unwrap().contains("version 2"), "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("version 2"),
+            "{error}"
+        );
         let now = snapshot(&app, id).await;
         assert_eq!(now["name"], "Peter Bakker", "the first rename stands");
         assert_eq!(now["version"], 2);
@@ -147,7 +166,10 @@ both_backends!(
         )
         .await;
         let now = snapshot(&app, id).await;
-        assert_eq!((now["name"].clone(), now["version"].clone()), (json!("Peter Bakker"), json!(3)));
+        assert_eq!(
+            (now["name"].clone(), now["version"].clone()),
+            (json!("Peter Bakker"), json!(3))
+        );
 
         // With the current version it goes through.
         let last = ops::rename_profile(&app, id, "Pete", Some(3)).await;
@@ -174,7 +196,11 @@ both_backends!(
             "CONFLICT",
         )
         .await;
-        assert_eq!(ops::profile_count(&app).await, count_before, "no profile was created");
+        assert_eq!(
+            ops::profile_count(&app).await,
+            count_before,
+            "no profile was created"
+        );
         assert_eq!(ops::search_profiles(&app, Some("Kuipers")).await.1, 0);
         assert!(ops::contact(&app, &maria["id"]).await["profile"].is_null());
         assert_eq!(snapshot(&app, &peter["id"]).await, peter_before);
@@ -213,8 +239,14 @@ both_backends!(
         assert_eq!(contact_ids, expected);
         assert_eq!(ops::profile_count(&app).await, count_before + 1);
         let peter_after = snapshot(&app, &peter["id"]).await;
-        assert_eq!(peter_after["version"], peter_before["version"].as_i64().unwrap() + 1);
-        assert_eq!(peter_after["contacts"], json!([{ "id": peter["contacts"][0]["id"] }]));
+        assert_eq!(
+            peter_after["version"],
+            peter_before["version"].as_i64().unwrap() + 1
+        );
+        assert_eq!(
+            peter_after["contacts"],
+            json!([{ "id": peter["contacts"][0]["id"] }])
+        );
     }
 );
 
@@ -235,7 +267,10 @@ both_backends!(
         let winners: Vec<&Value> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(winners.len(), 1, "{results:?}");
         assert!(
-            results.iter().filter_map(|r| r.as_ref().err()).all(|code| code == "CONFLICT"),
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|code| code == "CONFLICT"),
             "{results:?}"
         );
         let now = snapshot(&app, &peter["id"]).await;
@@ -255,16 +290,26 @@ both_backends!(
                 ops::attach_input(profile_id, &maria["id"], false),
             )
         };
-        let results = tokio::join!(attach(&targets[0]), attach(&targets[1]), attach(&targets[2]));
+        let results = tokio::join!(
+            attach(&targets[0]),
+            attach(&targets[1]),
+            attach(&targets[2])
+        );
         let results = [results.0, results.1, results.2];
         let winners: Vec<&Value> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(winners.len(), 1, "{results:?}");
         assert!(
-            results.iter().filter_map(|r| r.as_ref().err()).all(|code| code == "CONFLICT"),
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|code| code == "CONFLICT"),
             "{results:?}"
         );
         let winner = &winners[0]["attachContact"]["profile"]["id"];
-        assert_eq!(ops::contact(&app, &maria["id"]).await["profile"]["id"], *winner);
+        assert_eq!(
+            ops::contact(&app, &maria["id"]).await["profile"]["id"],
+            *winner
+        );
         for target in &targets {
             let version = snapshot(&app, target).await["version"].clone();
             assert_eq!(version, if target == winner { 2 } else { 1 }, "{target}");
@@ -292,10 +337,19 @@ both_backends!(
             .filter(|r| r["createContact"]["created"] == true)
             .count();
         assert_eq!(created, 1, "{results:?}");
-        let ids: Vec<&Value> = results.iter().map(|r| &r["createContact"]["contact"]["id"]).collect();
-        assert!(ids.iter().all(|id| *id == ids[0]), "one contact: {results:?}");
+        let ids: Vec<&Value> = results
+            .iter()
+            .map(|r| &r["createContact"]["contact"]["id"])
+            .collect();
+        assert!(
+            ids.iter().all(|id| *id == ids[0]),
+            "one contact: {results:?}"
+        );
         let found = app
-            .demo_data("{ contacts(search: \"+31644441111\") { totalCount } }", json!({}))
+            .demo_data(
+                "{ contacts(search: \"+31644441111\") { totalCount } }",
+                json!({}),
+            )
             .await;
         assert_eq!(found["contacts"]["totalCount"], 1);
     }

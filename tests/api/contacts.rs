@@ -25,7 +25,10 @@ both_backends!(
         for contact in peter["contacts"].as_array().unwrap() {
             let before = ops::contact(&app, &contact["id"]).await;
             let earlier = before["contactMoments"]["totalCount"].as_i64().unwrap();
-            assert_eq!(earlier, 2, "the demo gave each of Peter's contacts two tickets");
+            assert_eq!(
+                earlier, 2,
+                "the demo gave each of Peter's contacts two tickets"
+            );
 
             let ticket = ops::start_moment(&app, &contact["id"], "  Follow-up on #1042 ").await;
             assert_eq!(ticket["status"], "OPEN");
@@ -48,7 +51,10 @@ both_backends!(
             // The ticket opens by its id.
             let opened = app
                 .demo_data(
-                    &format!("query($id: ID!) {{ contactMoment(id: $id) {{ {} }} }}", ops::MOMENT),
+                    &format!(
+                        "query($id: ID!) {{ contactMoment(id: $id) {{ {} }} }}",
+                        ops::MOMENT
+                    ),
                     json!({ "id": ticket["id"] }),
                 )
                 .await;
@@ -65,13 +71,30 @@ both_backends!(
         let total = moment_total(&app).await;
         let contact_id = &peter["contacts"][0]["id"];
         for (input, field) in [
-            (json!({ "contactId": contact_id, "subject": "" }), "input.subject"),
-            (json!({ "contactId": contact_id, "subject": "  " }), "input.subject"),
-            (json!({ "contactId": contact_id, "subject": "x".repeat(501) }), "input.subject"),
-            (json!({ "contactId": "garbage", "subject": "Hi" }), "input.contactId"),
+            (
+                json!({ "contactId": contact_id, "subject": "" }),
+                "input.subject",
+            ),
+            (
+                json!({ "contactId": contact_id, "subject": "  " }),
+                "input.subject",
+            ),
+            (
+                json!({ "contactId": contact_id, "subject": "x".repeat(501) }),
+                "input.subject",
+            ),
+            (
+                json!({ "contactId": "garbage", "subject": "Hi" }),
+                "input.contactId",
+            ),
         ] {
-            ops::expect_bad_input(&app, &ops::start_moment_mutation(), json!({ "input": input }), field)
-                .await;
+            ops::expect_bad_input(
+                &app,
+                &ops::start_moment_mutation(),
+                json!({ "input": input }),
+                field,
+            )
+            .await;
         }
         for missing in [
             gid(NodeKind::Contact, uuid::Uuid::now_v7()),
@@ -103,7 +126,10 @@ both_backends!(
         let workspace_moments = moment_total(&app).await;
 
         let data = app
-            .demo_data(&ops::detach_mutation(), ops::detach_input(&peter["id"], &wa["id"]))
+            .demo_data(
+                &ops::detach_mutation(),
+                ops::detach_input(&peter["id"], &wa["id"]),
+            )
             .await;
         let payload = &data["detachContact"];
         assert_eq!(payload["profile"]["id"], peter["id"]);
@@ -126,7 +152,10 @@ both_backends!(
         let page = ops::profile_page(&app, &peter["id"]).await;
         assert_eq!(ops::ids_of(&page["contacts"]), [fb["id"].as_str().unwrap()]);
         assert_eq!(page["contactsByChannel"].as_array().unwrap().len(), 1);
-        assert_eq!(page["contactsByChannel"][0]["channel"]["type"], "FACEBOOK_MESSENGER");
+        assert_eq!(
+            page["contactsByChannel"][0]["channel"]["type"],
+            "FACEBOOK_MESSENGER"
+        );
         assert_eq!(page["contactMoments"]["totalCount"], 2);
         assert!(
             page["contactMoments"]["nodes"]
@@ -144,10 +173,13 @@ both_backends!(
         let maria = ops::demo_maria(&app).await;
         let other = ops::create_profile(&app, "Someone Else", &[]).await;
         for (profile_id, contact_id) in [
-            (&peter["id"], &wa["id"]),   // already detached
+            (&peter["id"], &wa["id"]),    // already detached
             (&peter["id"], &maria["id"]), // never in a profile
-            (&other["id"], &fb["id"]),   // in another profile
-            (&peter["id"], &Value::from(gid(NodeKind::Contact, uuid::Uuid::now_v7()))),
+            (&other["id"], &fb["id"]),    // in another profile
+            (
+                &peter["id"],
+                &Value::from(gid(NodeKind::Contact, uuid::Uuid::now_v7())),
+            ),
         ] {
             ops::expect_error(
                 &app,
@@ -160,8 +192,14 @@ both_backends!(
         let peter_now = ops::profile(&app, &peter["id"]).await;
         assert_eq!(peter_now["version"], 2, "unchanged by the refusals");
         assert_eq!(peter_now["contacts"], json!([{ "id": fb["id"] }]));
-        assert_eq!(ops::profile(&app, &other["id"]).await["version"], other["version"]);
-        assert_eq!(ops::contact(&app, &fb["id"]).await["profile"]["id"], peter["id"]);
+        assert_eq!(
+            ops::profile(&app, &other["id"]).await["version"],
+            other["version"]
+        );
+        assert_eq!(
+            ops::contact(&app, &fb["id"]).await["profile"]["id"],
+            peter["id"]
+        );
     }
 );
 
@@ -215,19 +253,43 @@ both_backends!(
         let (peter_fb, peter_wa) = (&peter["contacts"][0], &peter["contacts"][1]);
 
         let cases = [
-            (json!({}), set(&[peter_fb, peter_wa, &maria, &jan, &janneke, &jan_willem])),
-            (json!({ "withoutProfile": true }), set(&[&maria, &jan, &jan_willem])),
-            (json!({ "withoutProfile": false }), set(&[peter_fb, peter_wa, &janneke])),
-            (json!({ "search": "jan" }), set(&[&jan, &janneke, &jan_willem])),
-            (json!({ "search": "JAN", "withoutProfile": true }), set(&[&jan, &jan_willem])),
+            (
+                json!({}),
+                set(&[peter_fb, peter_wa, &maria, &jan, &janneke, &jan_willem]),
+            ),
+            (
+                json!({ "withoutProfile": true }),
+                set(&[&maria, &jan, &jan_willem]),
+            ),
+            (
+                json!({ "withoutProfile": false }),
+                set(&[peter_fb, peter_wa, &janneke]),
+            ),
+            (
+                json!({ "search": "jan" }),
+                set(&[&jan, &janneke, &jan_willem]),
+            ),
+            (
+                json!({ "search": "JAN", "withoutProfile": true }),
+                set(&[&jan, &jan_willem]),
+            ),
             (json!({ "search": "willem" }), set(&[&jan_willem])),
-            (json!({ "search": "@EXAMPLE.com" }), set(&[&maria, &jan, &janneke])),
+            (
+                json!({ "search": "@EXAMPLE.com" }),
+                set(&[&maria, &jan, &janneke]),
+            ),
             (json!({ "search": "+316555" }), set(&[&jan_willem])),
             (json!({ "search": "%" }), set(&[])),
-            (json!({ "search": "  " }), set(&[peter_fb, peter_wa, &maria, &jan, &janneke, &jan_willem])),
+            (
+                json!({ "search": "  " }),
+                set(&[peter_fb, peter_wa, &maria, &jan, &janneke, &jan_willem]),
+            ),
             (json!({ "channelId": sales["id"] }), set(&[&jan, &janneke])),
             (json!({ "channelId": demo_email["id"] }), set(&[&maria])),
-            (json!({ "channelId": whatsapp["id"] }), set(&[peter_wa, &jan_willem])),
+            (
+                json!({ "channelId": whatsapp["id"] }),
+                set(&[peter_wa, &jan_willem]),
+            ),
             (
                 json!({ "channelId": whatsapp["id"], "withoutProfile": false }),
                 set(&[peter_wa]),
@@ -246,7 +308,11 @@ both_backends!(
             ),
         ];
         for (filter, expected) in cases {
-            assert_eq!(contact_ids(&app, filter.clone()).await, expected, "filter {filter}");
+            assert_eq!(
+                contact_ids(&app, filter.clone()).await,
+                expected,
+                "filter {filter}"
+            );
         }
 
         // Paging a filtered list is complete.
@@ -269,6 +335,123 @@ both_backends!(
         assert_eq!(
             paged_ids.into_iter().collect::<BTreeSet<_>>(),
             contact_ids(&app, json!({ "search": "e" })).await
+        );
+    }
+);
+
+both_backends!(
+    contacts_by_channel_are_grouped_and_sorted,
+    |app: TestApp| async move {
+        let support_mail = ops::demo_channel(&app, "EMAIL").await;
+        let support_wa = ops::demo_channel(&app, "WHATSAPP").await;
+        let billing_mail = ops::create_channel(&app, "EMAIL", "Billing e-mail").await;
+        let benelux_wa = ops::create_channel(&app, "WHATSAPP", "Benelux WhatsApp").await;
+        let sms = ops::create_channel(&app, "SMS", "SMS line").await;
+        let chat = ops::create_channel(&app, "LIVE_CHAT", "Website chat").await;
+
+        // Greta reaches out through all of them, over time.
+        let greta_wa = ops::new_contact(&app, &support_wa["id"], "+31 6 1000 0001", None).await;
+        let greta_mail_a =
+            ops::new_contact(&app, &support_mail["id"], "greta@example.com", None).await;
+        let greta_benelux =
+            ops::new_contact(&app, &benelux_wa["id"], "+32 470 00 00 01", None).await;
+        let greta_billing =
+            ops::new_contact(&app, &billing_mail["id"], "greta@example.com", None).await;
+        let greta_sms = ops::new_contact(&app, &sms["id"], "+31 6 1000 0001", None).await;
+        let greta_mail_b =
+            ops::new_contact(&app, &support_mail["id"], "g.groen@example.com", None).await;
+        let greta_chat = ops::new_contact(&app, &chat["id"], "visitor-8812", Some("Greta")).await;
+
+        // Grouped in a scrambled order.
+        let greta = ops::create_profile(
+            &app,
+            "Greta Groen",
+            &[&greta_chat["id"], &greta_mail_b["id"], &greta_wa["id"]],
+        )
+        .await;
+        for contact in [&greta_sms, &greta_billing, &greta_mail_a, &greta_benelux] {
+            ops::attach_contact(&app, &greta["id"], &contact["id"], false).await;
+        }
+
+        let group = |channel: &Value, contacts: &[&Value]| {
+            json!({
+                "channel": channel["id"],
+                "contacts": contacts.iter().map(|c| c["id"].clone()).collect::<Vec<_>>(),
+            })
+        };
+        let groups_of = |page: &Value| -> Vec<Value> {
+            page["contactsByChannel"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| {
+                    json!({
+                        "channel": g["channel"]["id"],
+                        "contacts": g["contacts"].as_array().unwrap().iter().map(|c| c["id"].clone()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect()
+        };
+        // By channel type, then channel name; within a channel, oldest first.
+        let page = ops::profile_page(&app, &greta["id"]).await;
+        assert_eq!(
+            groups_of(&page),
+            [
+                group(&billing_mail, &[&greta_billing]),
+                group(&support_mail, &[&greta_mail_a, &greta_mail_b]),
+                group(&chat, &[&greta_chat]),
+                group(&sms, &[&greta_sms]),
+                group(&benelux_wa, &[&greta_benelux]),
+                group(&support_wa, &[&greta_wa]),
+            ]
+        );
+        // The flat list is the same order; the `channels` list sorts the same way.
+        let flattened: Vec<Value> = groups_of(&page)
+            .iter()
+            .flat_map(|g| g["contacts"].as_array().unwrap().clone())
+            .collect();
+        assert_eq!(
+            Value::from(flattened),
+            Value::from(ops::ids_of(&page["contacts"]))
+        );
+        let channels = app.demo_data("{ channels { id } }", json!({})).await;
+        let channel_order = ops::ids_of(&channels["channels"]);
+        let group_channels: Vec<String> = groups_of(&page)
+            .iter()
+            .map(|g| g["channel"].as_str().unwrap().to_owned())
+            .collect();
+        let positions: Vec<usize> = group_channels
+            .iter()
+            .map(|c| channel_order.iter().position(|o| o == c).unwrap())
+            .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "as in `channels`: {positions:?}"
+        );
+
+        // Renaming a channel moves its group.
+        app.demo_data(
+            "mutation($input: UpdateChannelInput!) { updateChannel(input: $input) { channel { name } } }",
+            json!({ "input": { "id": billing_mail["id"], "name": "Web e-mail" } }),
+        )
+        .await;
+        let page = ops::profile_page(&app, &greta["id"]).await;
+        let names: Vec<&str> = page["contactsByChannel"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["channel"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Support e-mail",
+                "Web e-mail",
+                "Website chat",
+                "SMS line",
+                "Benelux WhatsApp",
+                "Support WhatsApp"
+            ]
         );
     }
 );

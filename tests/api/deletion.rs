@@ -36,7 +36,10 @@ both_backends!(
             .await["createNote"]["note"]
             .clone();
         let page = ops::profile_page(&app, &id).await;
-        assert_eq!(page["notes"]["totalCount"], 2, "the demo's note and this one");
+        assert_eq!(
+            page["notes"]["totalCount"], 2,
+            "the demo's note and this one"
+        );
         let note_ids = page["notes"]["nodes"].as_array().unwrap().clone();
         assert!(note_ids.iter().any(|n| n["id"] == note["id"]));
         let contacts_before: Vec<Value> = ops::ids_of(&page["contacts"])
@@ -118,13 +121,17 @@ both_backends!(
             .await;
         for contact_id in &contacts_before {
             assert!(
-                ops::ids_of(&unattached["contacts"]["nodes"]).contains(&contact_id.as_str().unwrap().to_owned()),
+                ops::ids_of(&unattached["contacts"]["nodes"])
+                    .contains(&contact_id.as_str().unwrap().to_owned()),
                 "{contact_id} is listed without a profile"
             );
         }
 
         // The other profile is as it was.
-        assert_eq!(ops::profile_page(&app, &bystander["id"]).await, bystander_page);
+        assert_eq!(
+            ops::profile_page(&app, &bystander["id"]).await,
+            bystander_page
+        );
 
         // Nothing can be done with the deleted profile any more.
         let maria = ops::demo_maria(&app).await;
@@ -143,9 +150,18 @@ both_backends!(
                 ops::update_profile_mutation(),
                 json!({ "input": { "id": id, "name": "Peter again" } }),
             ),
-            (ops::attach_mutation(), ops::attach_input(&id, &maria["id"], false)),
-            (ops::attach_mutation(), ops::attach_input(&id, &maria["id"], true)),
-            (ops::detach_mutation(), ops::detach_input(&id, &contacts_before[0])),
+            (
+                ops::attach_mutation(),
+                ops::attach_input(&id, &maria["id"], false),
+            ),
+            (
+                ops::attach_mutation(),
+                ops::attach_input(&id, &maria["id"], true),
+            ),
+            (
+                ops::detach_mutation(),
+                ops::detach_input(&id, &contacts_before[0]),
+            ),
             (
                 CREATE_NOTE.to_owned(),
                 json!({ "input": { "profileId": id, "body": "Too late" } }),
@@ -183,34 +199,39 @@ both_backends!(
             ))
         );
         let fresh = ops::profile_page(&app, &again["id"]).await;
-        assert_eq!(fresh["notes"]["totalCount"], 0, "the old notes don't come back");
+        assert_eq!(
+            fresh["notes"]["totalCount"], 0,
+            "the old notes don't come back"
+        );
         assert_eq!(fresh["contactMoments"]["totalCount"], 4, "the tickets do");
     }
 );
 
-both_backends!(
-    deleting_needs_a_profile_id,
-    |app: TestApp| async move {
-        let peter = ops::demo_peter(&app).await;
-        ops::expect_bad_input(
+both_backends!(deleting_needs_a_profile_id, |app: TestApp| async move {
+    let peter = ops::demo_peter(&app).await;
+    ops::expect_bad_input(
+        &app,
+        DELETE_PROFILE,
+        json!({ "input": { "id": "garbage" } }),
+        "input.id",
+    )
+    .await;
+    for id in [
+        // A contact's id, and an id that never existed.
+        peter["contacts"][0]["id"].as_str().unwrap().to_owned(),
+        gid(NodeKind::Profile, uuid::Uuid::now_v7()),
+    ] {
+        ops::expect_error(
             &app,
             DELETE_PROFILE,
-            json!({ "input": { "id": "garbage" } }),
-            "input.id",
+            json!({ "input": { "id": id } }),
+            "NOT_FOUND",
         )
         .await;
-        for id in [
-            // A contact's id, and an id that never existed.
-            peter["contacts"][0]["id"].as_str().unwrap().to_owned(),
-            gid(NodeKind::Profile, uuid::Uuid::now_v7()),
-        ] {
-            ops::expect_error(&app, DELETE_PROFILE, json!({ "input": { "id": id } }), "NOT_FOUND")
-                .await;
-        }
-        assert_eq!(ops::profile(&app, &peter["id"]).await["name"], "Peter B.");
-        assert_eq!(
-            ops::contact(&app, &peter["contacts"][0]["id"]).await["profile"]["id"],
-            peter["id"]
-        );
     }
-);
+    assert_eq!(ops::profile(&app, &peter["id"]).await["name"], "Peter B.");
+    assert_eq!(
+        ops::contact(&app, &peter["contacts"][0]["id"]).await["profile"]["id"],
+        peter["id"]
+    );
+});

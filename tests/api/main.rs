@@ -11,11 +11,12 @@ mod helpers;
 mod foundation;
 mod schema_sdl;
 
+// The GraphQL operations the workflow tests below share.
 mod ops;
 
+mod conflicts;
+mod contacts;
+mod deletion;
+mod moments;
 mod peter_b;
 mod profiles;
-mod contacts;
-mod moments;
-mod deletion;
-mod conflicts;

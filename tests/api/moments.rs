@@ -59,7 +59,9 @@ async fn fixture(app: &TestApp) -> Fixture {
     let ids: Vec<&Value> = contacts.iter().map(|c| &c["id"]).collect();
     let profile = ops::create_profile(app, "Tess Timmer", &ids).await;
 
-    let start = (Utc::now() - Duration::days(3)).trunc_subsecs(6).fixed_offset();
+    let start = (Utc::now() - Duration::days(3))
+        .trunc_subsecs(6)
+        .fixed_offset();
     let statuses = ["OPEN", "ASSIGNED", "CLOSED", "OPEN", "CLOSED"];
     let rows: Vec<MomentRow> = (0..30)
         .map(|i: i64| MomentRow {
@@ -118,13 +120,36 @@ both_backends!(
         let id = &fx.profile["id"];
 
         // Unfiltered: all 30, newest first, read in pages of 4 and in one page.
-        let all = ops::read_forwards(&app, TIMELINE, json!({ "id": id }), &["profile", "contactMoments"], 4).await;
-        assert_eq!(id_set(&all), fx.tickets, "every ticket of every contact, none else");
+        let all = ops::read_forwards(
+            &app,
+            TIMELINE,
+            json!({ "id": id }),
+            &["profile", "contactMoments"],
+            4,
+        )
+        .await;
+        assert_eq!(
+            id_set(&all),
+            fx.tickets,
+            "every ticket of every contact, none else"
+        );
         assert_newest_first(&all);
-        let one_page = ops::read_forwards(&app, TIMELINE, json!({ "id": id }), &["profile", "contactMoments"], 100).await;
-        assert_eq!(ops::ids_of(&Value::from(one_page)), ops::ids_of(&Value::from(all.clone())));
-        let contacts_seen: BTreeSet<&str> =
-            all.iter().map(|m| m["contact"]["id"].as_str().unwrap()).collect();
+        let one_page = ops::read_forwards(
+            &app,
+            TIMELINE,
+            json!({ "id": id }),
+            &["profile", "contactMoments"],
+            100,
+        )
+        .await;
+        assert_eq!(
+            ops::ids_of(&Value::from(one_page)),
+            ops::ids_of(&Value::from(all.clone()))
+        );
+        let contacts_seen: BTreeSet<&str> = all
+            .iter()
+            .map(|m| m["contact"]["id"].as_str().unwrap())
+            .collect();
         assert_eq!(contacts_seen.len(), 3, "tickets of all three contacts");
 
         // Filters, each checked against the unfiltered timeline.
@@ -148,7 +173,8 @@ both_backends!(
                 let status_ok = filter["status"]
                     .as_array()
                     .is_none_or(|statuses| statuses.contains(&m["status"]));
-                let channel_ok = filter["channelId"].is_null() || m["channel"]["id"] == filter["channelId"];
+                let channel_ok =
+                    filter["channelId"].is_null() || m["channel"]["id"] == filter["channelId"];
                 status_ok && channel_ok
             };
             let expected: Vec<String> = all
@@ -158,7 +184,9 @@ both_backends!(
                 .collect();
             let mut variables = filter.clone();
             variables["id"] = id.clone();
-            let found = ops::read_forwards(&app, TIMELINE, variables, &["profile", "contactMoments"], 3).await;
+            let found =
+                ops::read_forwards(&app, TIMELINE, variables, &["profile", "contactMoments"], 3)
+                    .await;
             assert!(found.iter().all(wanted), "{filter}: {found:#?}");
             assert_newest_first(&found);
             assert_eq!(
@@ -167,8 +195,42 @@ both_backends!(
                 "{filter}: the matching part of the timeline, in its order"
             );
         }
-        let open = ops::read_forwards(&app, TIMELINE, json!({ "id": id, "status": ["OPEN"] }), &["profile", "contactMoments"], 100).await;
-        assert_eq!(open.len(), 12, "30 tickets, statuses cycling OPEN ASSIGNED CLOSED OPEN CLOSED");
+        // One contact's own tickets page the same way.
+        for contact in &fx.contacts {
+            let own = ops::read_forwards(
+                &app,
+                "query($id: ID!, $first: Int, $after: String) { contact(id: $id) {
+                   contactMoments(first: $first, after: $after) {
+                     totalCount
+                     pageInfo { hasNextPage hasPreviousPage endCursor }
+                     edges { cursor node { id lastMessageAt } }
+                   } } }",
+                json!({ "id": contact["id"] }),
+                &["contact", "contactMoments"],
+                3,
+            )
+            .await;
+            let expected: Vec<String> = all
+                .iter()
+                .filter(|m| m["contact"]["id"] == contact["id"])
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(expected.len(), 10);
+            assert_eq!(ops::ids_of(&Value::from(own)), expected);
+        }
+        let open = ops::read_forwards(
+            &app,
+            TIMELINE,
+            json!({ "id": id, "status": ["OPEN"] }),
+            &["profile", "contactMoments"],
+            100,
+        )
+        .await;
+        assert_eq!(
+            open.len(),
+            12,
+            "30 tickets, statuses cycling OPEN ASSIGNED CLOSED OPEN CLOSED"
+        );
 
         // Several profiles' timelines in one request agree with each one alone.
         let data = app
@@ -189,8 +251,18 @@ both_backends!(
                 .await;
             let alone = &alone["profile"]["contactMoments"];
             assert_eq!(profile["contactMoments"]["totalCount"], alone["totalCount"]);
-            let alone_ids: Vec<&Value> = alone["edges"].as_array().unwrap().iter().map(|e| &e["node"]["id"]).collect();
-            let batched_ids: Vec<&Value> = profile["contactMoments"]["nodes"].as_array().unwrap().iter().map(|n| &n["id"]).collect();
+            let alone_ids: Vec<&Value> = alone["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| &e["node"]["id"])
+                .collect();
+            let batched_ids: Vec<&Value> = profile["contactMoments"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| &n["id"])
+                .collect();
             assert_eq!(batched_ids, alone_ids);
         }
 
@@ -208,73 +280,78 @@ both_backends!(
     }
 );
 
-both_backends!(
-    a_ticket_opens_by_its_id,
-    |app: TestApp| async move {
-        let peter = ops::demo_peter(&app).await;
-        let page = ops::profile_page(&app, &peter["id"]).await;
-        let newest = &page["contactMoments"]["nodes"][0];
-        assert_eq!(newest["subject"], "Return label request");
+both_backends!(a_ticket_opens_by_its_id, |app: TestApp| async move {
+    let peter = ops::demo_peter(&app).await;
+    let page = ops::profile_page(&app, &peter["id"]).await;
+    let newest = &page["contactMoments"]["nodes"][0];
+    assert_eq!(newest["subject"], "Return label request");
 
-        let by_id = app
+    let by_id = app
             .demo_data(
                 &format!("query($id: ID!) {{ contactMoment(id: $id) {{ {MOMENT} contact {{ identifier profile {{ id }} }} }} }}"),
                 json!({ "id": newest["id"] }),
             )
             .await;
-        let ticket = &by_id["contactMoment"];
-        assert_eq!(ticket["id"], newest["id"]);
-        assert_eq!(ticket["subject"], "Return label request");
-        assert_eq!(ticket["status"], "OPEN");
-        assert_eq!(ticket["contact"]["identifier"], "+31612345678");
-        assert_eq!(ticket["contact"]["profile"]["id"], peter["id"]);
+    let ticket = &by_id["contactMoment"];
+    assert_eq!(ticket["id"], newest["id"]);
+    assert_eq!(ticket["subject"], "Return label request");
+    assert_eq!(ticket["status"], "OPEN");
+    assert_eq!(ticket["contact"]["identifier"], "+31612345678");
+    assert_eq!(ticket["contact"]["profile"]["id"], peter["id"]);
 
-        let by_node = app
+    let by_node = app
             .demo_data(
                 &format!("query($id: ID!) {{ node(id: $id) {{ __typename id ... on ContactMoment {{ {MOMENT} }} }} }}"),
                 json!({ "id": newest["id"] }),
             )
             .await;
-        assert_eq!(by_node["node"]["__typename"], "ContactMoment");
-        for key in ["id", "subject", "status", "channel", "createdAt", "closedAt", "lastMessageAt"] {
-            assert_eq!(by_node["node"][key], ticket[key], "{key}");
-        }
+    assert_eq!(by_node["node"]["__typename"], "ContactMoment");
+    for key in [
+        "id",
+        "subject",
+        "status",
+        "channel",
+        "createdAt",
+        "closedAt",
+        "lastMessageAt",
+    ] {
+        assert_eq!(by_node["node"][key], ticket[key], "{key}");
+    }
 
-        let by_nodes = app
-            .demo_data(
-                "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
-                json!({ "ids": [newest["id"], peter["id"], "garbage"] }),
-            )
-            .await;
-        assert_eq!(
-            by_nodes["nodes"],
-            json!([
-                { "__typename": "ContactMoment", "id": newest["id"] },
-                { "__typename": "Profile", "id": peter["id"] },
-                null,
-            ])
-        );
+    let by_nodes = app
+        .demo_data(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+            json!({ "ids": [newest["id"], peter["id"], "garbage"] }),
+        )
+        .await;
+    assert_eq!(
+        by_nodes["nodes"],
+        json!([
+            { "__typename": "ContactMoment", "id": newest["id"] },
+            { "__typename": "Profile", "id": peter["id"] },
+            null,
+        ])
+    );
 
-        // What isn't a ticket of this workspace is null.
-        for id in [
-            gid(NodeKind::ContactMoment, uuid::Uuid::now_v7()),
-            peter["id"].as_str().unwrap().to_owned(),
-            "garbage".to_owned(),
-        ] {
-            let data = app
+    // What isn't a ticket of this workspace is null.
+    for id in [
+        gid(NodeKind::ContactMoment, uuid::Uuid::now_v7()),
+        peter["id"].as_str().unwrap().to_owned(),
+        "garbage".to_owned(),
+    ] {
+        let data = app
                 .demo_data(
                     "query($id: ID!) { contactMoment(id: $id) { id } node(id: $id) { ... on ContactMoment { id } } }",
                     json!({ "id": id }),
                 )
                 .await;
-            assert!(data["contactMoment"].is_null(), "{id}: {data}");
-            assert!(
-                data["node"].is_null() || data["node"] == json!({}),
-                "{id}: not a ticket: {data}"
-            );
-        }
+        assert!(data["contactMoment"].is_null(), "{id}: {data}");
+        assert!(
+            data["node"].is_null() || data["node"] == json!({}),
+            "{id}: not a ticket: {data}"
+        );
     }
-);
+});
 
 /// How many OPEN tickets a profile's timeline holds.
 async fn open_count(app: &TestApp, profile_id: &Value) -> i64 {
@@ -308,7 +385,8 @@ both_backends!(
         // Closing what is closed keeps the first closing time; so does a new subject.
         let again = ops::update_moment(&app, json!({ "id": id, "status": "CLOSED" })).await;
         assert_eq!(again["closedAt"], closed["closedAt"]);
-        let renamed = ops::update_moment(&app, json!({ "id": id, "subject": " Refund sent " })).await;
+        let renamed =
+            ops::update_moment(&app, json!({ "id": id, "subject": " Refund sent " })).await;
         assert_eq!(renamed["subject"], "Refund sent");
         assert_eq!(renamed["status"], "CLOSED");
         assert_eq!(renamed["closedAt"], closed["closedAt"]);
@@ -363,7 +441,8 @@ both_backends!(
     |app: TestApp| async move {
         let fx = fixture(&app).await;
         // 5 from the demo, 30 of Tess, 6 more of Maria.
-        let all = ops::read_forwards(&app, WORKSPACE_MOMENTS, json!({}), &["contactMoments"], 7).await;
+        let all =
+            ops::read_forwards(&app, WORKSPACE_MOMENTS, json!({}), &["contactMoments"], 7).await;
         assert_eq!(all.len(), 41);
         let ids = id_set(&all);
         assert!(fx.tickets.is_subset(&ids));
@@ -371,10 +450,16 @@ both_backends!(
 
         // A new ticket is the newest.
         let ticket = ops::start_moment(&app, &fx.contacts[0]["id"], "Invoice copy").await;
-        let first = app.demo_data(WORKSPACE_MOMENTS, json!({ "first": 1 })).await;
-        assert_eq!(first["contactMoments"]["edges"][0]["node"]["id"], ticket["id"]);
+        let first = app
+            .demo_data(WORKSPACE_MOMENTS, json!({ "first": 1 }))
+            .await;
+        assert_eq!(
+            first["contactMoments"]["edges"][0]["node"]["id"],
+            ticket["id"]
+        );
         assert_eq!(first["contactMoments"]["totalCount"], 42);
-        let all = ops::read_forwards(&app, WORKSPACE_MOMENTS, json!({}), &["contactMoments"], 100).await;
+        let all =
+            ops::read_forwards(&app, WORKSPACE_MOMENTS, json!({}), &["contactMoments"], 100).await;
 
         for filter in [
             json!({ "status": ["OPEN"] }),
@@ -394,7 +479,14 @@ both_backends!(
                 .map(|m| m["id"].as_str().unwrap().to_owned())
                 .collect();
             assert!(!expected.is_empty(), "{filter} matches something");
-            let found = ops::read_forwards(&app, WORKSPACE_MOMENTS, filter.clone(), &["contactMoments"], 5).await;
+            let found = ops::read_forwards(
+                &app,
+                WORKSPACE_MOMENTS,
+                filter.clone(),
+                &["contactMoments"],
+                5,
+            )
+            .await;
             assert_eq!(ops::ids_of(&Value::from(found)), expected, "{filter}");
         }
         for (arguments, field) in [

@@ -18,8 +18,7 @@ use crate::helpers::TestApp;
 /// The fields of a channel the tests look at.
 pub const CHANNEL: &str = "id type name";
 /// The fields of a contact the tests look at.
-pub const CONTACT: &str =
-    "id identifier displayName channel { id type name } profile { id name version } createdAt updatedAt";
+pub const CONTACT: &str = "id identifier displayName channel { id type name } profile { id name version } createdAt updatedAt";
 /// The fields of a profile the tests look at (without its lists).
 pub const PROFILE: &str = "id name version createdAt updatedAt";
 /// The fields of a contact moment the tests look at.
@@ -326,7 +325,8 @@ pub fn detach_input(profile_id: &Value, contact_id: &Value) -> Value {
 }
 
 /// The `deleteProfile` mutation.
-pub const DELETE_PROFILE: &str = "mutation($input: DeleteProfileInput!) { deleteProfile(input: $input) { deletedProfileId } }";
+pub const DELETE_PROFILE: &str =
+    "mutation($input: DeleteProfileInput!) { deleteProfile(input: $input) { deletedProfileId } }";
 
 /// `profile(id)` with its fields and contacts; null when there is none.
 pub async fn profile(app: &TestApp, id: &Value) -> Value {
@@ -389,7 +389,11 @@ pub async fn demo_peter(app: &TestApp) -> Value {
         )
         .await;
     let found = data["profiles"]["nodes"].as_array().unwrap();
-    assert_eq!(found.len(), 1, "one profile with Peter's Messenger id: {data:#}");
+    assert_eq!(
+        found.len(),
+        1,
+        "one profile with Peter's Messenger id: {data:#}"
+    );
     let peter = found[0].clone();
     assert_eq!(peter["name"], "Peter B.");
     assert_eq!(
@@ -432,10 +436,7 @@ pub async fn insert_profiles(
             updated_at: Set(*updated_at),
         })
         .collect();
-    let ids = models
-        .iter()
-        .map(|m| *m.id.as_ref())
-        .collect::<Vec<Uuid>>();
+    let ids = models.iter().map(|m| *m.id.as_ref()).collect::<Vec<Uuid>>();
     for chunk in models.chunks(100) {
         profiles::Entity::insert_many(chunk.to_vec())
             .exec(app.conn())
@@ -519,7 +520,10 @@ pub async fn read_forwards(
             "totalCount is the same on every page"
         );
         assert_eq!(info["hasPreviousPage"], after.is_some(), "{info}");
-        assert!(edges.len() as i64 <= page_size, "a page holds at most `first`");
+        assert!(
+            edges.len() as i64 <= page_size,
+            "a page holds at most `first`"
+        );
         for edge in edges {
             nodes.push(edge["node"].clone());
         }

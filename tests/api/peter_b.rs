@@ -21,7 +21,10 @@ both_backends!(
         // 1. Peter writes on Messenger: a contact and a ticket.
         let fb =
             ops::new_contact(&app, &messenger["id"], " fb:7700112233 ", Some("Peter B.")).await;
-        assert_eq!(fb["identifier"], "fb:7700112233", "platform ids are trimmed");
+        assert_eq!(
+            fb["identifier"], "fb:7700112233",
+            "platform ids are trimmed"
+        );
         assert_eq!(fb["channel"]["id"], messenger["id"]);
         assert!(fb["profile"].is_null(), "a new contact has no profile");
         let fb_ticket = ops::start_moment(&app, &fb["id"], "Where is my order #2001?").await;
@@ -49,7 +52,10 @@ both_backends!(
 
         // 2. Peter writes on WhatsApp, with his number typed the way people type it.
         let wa = ops::new_contact(&app, &whatsapp["id"], "+31 6 1111 2222", Some("Peter")).await;
-        assert_eq!(wa["identifier"], "+31611112222", "phone numbers become E.164");
+        assert_eq!(
+            wa["identifier"], "+31611112222",
+            "phone numbers become E.164"
+        );
         assert_eq!(wa["displayName"], "Peter");
         let wa_ticket = ops::start_moment(&app, &wa["id"], "Order #2001 arrived damaged").await;
         assert_eq!(wa_ticket["channel"]["id"], whatsapp["id"]);
@@ -145,7 +151,12 @@ both_backends!(
             first["displayName"], "+31611112222",
             "without a display name, the identifier is shown"
         );
-        for typed in ["+31611112222", "0031 6 1111 2222", "+31-6-1111-2222", "(+31) 6.1111.2222"] {
+        for typed in [
+            "+31611112222",
+            "0031 6 1111 2222",
+            "+31-6-1111-2222",
+            "(+31) 6.1111.2222",
+        ] {
             let (again, created) = ops::create_contact(&app, &whatsapp["id"], typed, None).await;
             assert!(!created, "{typed} is the same identity");
             assert_eq!(again["id"], first["id"], "{typed}");

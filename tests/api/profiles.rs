@@ -14,8 +14,8 @@ use crate::ops::{self, PROFILE, gid, instant, strings_of};
 
 /// `profiles` with every paging and sorting argument, returning what paging needs.
 const PROFILES_PAGE: &str = r#"
-query Profiles($first: Int, $after: String, $last: Int, $before: String, $orderBy: ProfileOrder) {
-  profiles(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
+query Profiles($first: Int, $after: String, $last: Int, $before: String, $orderBy: ProfileOrder, $search: String) {
+  profiles(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy, search: $search) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node { id name createdAt updatedAt } }
@@ -34,7 +34,8 @@ both_backends!(
     |app: TestApp| async move {
         let whatsapp = ops::demo_channel(&app, "WHATSAPP").await;
         let email = ops::demo_channel(&app, "EMAIL").await;
-        let anna_wa = ops::new_contact(&app, &whatsapp["id"], "+31 6 2222 3333", Some("Annie")).await;
+        let anna_wa =
+            ops::new_contact(&app, &whatsapp["id"], "+31 6 2222 3333", Some("Annie")).await;
         ops::create_profile(&app, "Anna Jansen", &[&anna_wa["id"]]).await;
         let bram_mail = ops::new_contact(&app, &email["id"], "Bram@Wit.example", None).await;
         ops::create_profile(&app, "Bram de Wit", &[&bram_mail["id"]]).await;
@@ -51,7 +52,11 @@ both_backends!(
         // Look-up by part of the name, ignoring case.
         assert_eq!(names_found(&app, "jans").await, ["Anna Jansen"]);
         assert_eq!(names_found(&app, "DE WIT").await, ["Bram de Wit"]);
-        assert_eq!(names_found(&app, "  jansen ").await, ["Anna Jansen"], "trimmed");
+        assert_eq!(
+            names_found(&app, "  jansen ").await,
+            ["Anna Jansen"],
+            "trimmed"
+        );
         // By part of a contact's identifier (as stored: E.164, lower-case e-mail) ...
         assert_eq!(names_found(&app, "2222").await, ["Anna Jansen"]);
         assert_eq!(names_found(&app, "+3162222").await, ["Anna Jansen"]);
@@ -176,7 +181,9 @@ both_backends!(
 /// 250 profiles inserted directly, named in pairs ("Customer 000" twice, …) so the name
 /// sort has ties, created a second apart, with "now" some days back.
 async fn insert_250(app: &TestApp) -> Vec<String> {
-    let start = (Utc::now() - Duration::days(20)).trunc_subsecs(6).fixed_offset();
+    let start = (Utc::now() - Duration::days(20))
+        .trunc_subsecs(6)
+        .fixed_offset();
     let rows: Vec<(String, DateTime<FixedOffset>, DateTime<FixedOffset>)> = (0..250)
         .map(|i| {
             let at = start + Duration::seconds(i);
@@ -190,18 +197,17 @@ async fn insert_250(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-/// Read the whole list backwards: `last: page_size`, then `before: startCursor`, until
-/// the start. Returns the nodes in list order.
-async fn read_backwards(app: &TestApp, order_by: Value, page_size: i64) -> Vec<Value> {
+/// Read the whole list (with `variables`: `orderBy`, `search`) backwards: `last:
+/// page_size`, then `before: startCursor`, until the start. Returns the nodes in list
+/// order.
+async fn read_backwards(app: &TestApp, variables: Value, page_size: i64) -> Vec<Value> {
     let mut pages: Vec<Vec<Value>> = Vec::new();
     let mut before: Option<String> = None;
     loop {
-        let data = app
-            .demo_data(
-                PROFILES_PAGE,
-                json!({ "last": page_size, "before": before, "orderBy": order_by }),
-            )
-            .await;
+        let mut vars = variables.clone();
+        vars["last"] = json!(page_size);
+        vars["before"] = json!(before);
+        let data = app.demo_data(PROFILES_PAGE, vars).await;
         let connection = &data["profiles"];
         let info = &connection["pageInfo"];
         let edges = connection["edges"].as_array().unwrap();
@@ -209,7 +215,11 @@ async fn read_backwards(app: &TestApp, order_by: Value, page_size: i64) -> Vec<V
         assert!(edges.len() as i64 <= page_size);
         pages.push(edges.iter().map(|e| e["node"].clone()).collect());
         if info["hasPreviousPage"] == true {
-            assert_eq!(edges.len() as i64, page_size, "only the first page is short");
+            assert_eq!(
+                edges.len() as i64,
+                page_size,
+                "only the first page is short"
+            );
             assert_eq!(info["startCursor"], edges[0]["cursor"]);
             before = Some(info["startCursor"].as_str().unwrap().to_owned());
         } else {
@@ -230,8 +240,7 @@ both_backends!(
 
         for page_size in [7, 100] {
             let forwards =
-                ops::read_forwards(&app, PROFILES_PAGE, json!({}), &["profiles"], page_size)
-                    .await;
+                ops::read_forwards(&app, PROFILES_PAGE, json!({}), &["profiles"], page_size).await;
             let ids = ops::ids_of(&Value::from(forwards.clone()));
             ops::assert_distinct(&ids);
             assert_eq!(
@@ -247,7 +256,7 @@ both_backends!(
             assert_eq!(names[0], "Customer 000");
             assert_eq!(names[250], "Peter B.");
 
-            let backwards = read_backwards(&app, Value::Null, page_size).await;
+            let backwards = read_backwards(&app, json!({}), page_size).await;
             assert_eq!(
                 ops::ids_of(&Value::from(backwards)),
                 ids,
@@ -259,10 +268,16 @@ both_backends!(
         let first_ten = app.demo_data(PROFILES_PAGE, json!({ "first": 10 })).await;
         let tenth = &first_ten["profiles"]["edges"][9];
         let next = app
-            .demo_data(PROFILES_PAGE, json!({ "first": 3, "after": tenth["cursor"] }))
+            .demo_data(
+                PROFILES_PAGE,
+                json!({ "first": 3, "after": tenth["cursor"] }),
+            )
             .await;
         let previous = app
-            .demo_data(PROFILES_PAGE, json!({ "last": 3, "before": tenth["cursor"] }))
+            .demo_data(
+                PROFILES_PAGE,
+                json!({ "last": 3, "before": tenth["cursor"] }),
+            )
             .await;
         let all = ops::read_forwards(&app, PROFILES_PAGE, json!({}), &["profiles"], 100).await;
         let all_ids = ops::ids_of(&Value::from(all));
@@ -281,6 +296,22 @@ both_backends!(
         assert_eq!(previous["profiles"]["pageInfo"]["hasPreviousPage"], true);
         assert_eq!(previous["profiles"]["pageInfo"]["hasNextPage"], true);
         assert_eq!(next["profiles"]["totalCount"], 251);
+
+        // A look-up pages the same way: "customer 1" is Customer 100 to 124, two profiles
+        // each.
+        let all_names =
+            ops::read_forwards(&app, PROFILES_PAGE, json!({}), &["profiles"], 100).await;
+        let expected: Vec<String> = all_names
+            .iter()
+            .filter(|p| p["name"].as_str().unwrap().contains("Customer 1"))
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(expected.len(), 50);
+        let search = json!({ "search": "customer 1" });
+        let found = ops::read_forwards(&app, PROFILES_PAGE, search.clone(), &["profiles"], 9).await;
+        assert_eq!(ops::ids_of(&Value::from(found)), expected);
+        let found = read_backwards(&app, search, 9).await;
+        assert_eq!(ops::ids_of(&Value::from(found)), expected, "backwards too");
     }
 );
 
@@ -289,7 +320,9 @@ both_backends!(
     |app: TestApp| async move {
         // Times with and without fractions, and ties, so neither the keys' text form nor
         // the id tie-break can hide a wrong order.
-        let base = (Utc::now() - Duration::days(10)).trunc_subsecs(0).fixed_offset();
+        let base = (Utc::now() - Duration::days(10))
+            .trunc_subsecs(0)
+            .fixed_offset();
         let micros = |n: i64| base + Duration::microseconds(n);
         let rows: Vec<(String, DateTime<FixedOffset>, DateTime<FixedOffset>)> = vec![
             ("Hendrik".into(), micros(0), micros(9_000_000)),
@@ -300,7 +333,11 @@ both_backends!(
             ("Corrie".into(), micros(1_500_000), micros(7_000_001)),
             ("Dirk".into(), micros(60_000_000), micros(7_000_000)),
             ("Emma".into(), micros(999_999), micros(100)),
-            ("Fleur".into(), micros(3_600_000_000), micros(86_400_000_000)),
+            (
+                "Fleur".into(),
+                micros(3_600_000_000),
+                micros(86_400_000_000),
+            ),
             ("Anna".into(), micros(1_000_000), micros(1)),
         ];
         ops::insert_profiles(&app, &rows).await;
@@ -308,17 +345,12 @@ both_backends!(
         let peter = ops::demo_peter(&app).await;
         ops::rename_profile(&app, &peter["id"], "Peter B.", None).await;
 
-        let every_id: BTreeSet<String> = ops::read_forwards(
-            &app,
-            PROFILES_PAGE,
-            json!({}),
-            &["profiles"],
-            100,
-        )
-        .await
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().to_owned())
-        .collect();
+        let every_id: BTreeSet<String> =
+            ops::read_forwards(&app, PROFILES_PAGE, json!({}), &["profiles"], 100)
+                .await
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .collect();
         assert_eq!(every_id.len(), rows.len() + 1);
 
         for field in ["NAME", "CREATED_AT", "UPDATED_AT"] {
@@ -355,7 +387,7 @@ both_backends!(
                     list.windows(2).all(|w| in_order(&w[0], &w[1])),
                     "{field} {direction}: {list:#?}"
                 );
-                let backwards = read_backwards(&app, order_by, 4).await;
+                let backwards = read_backwards(&app, json!({ "orderBy": order_by }), 4).await;
                 assert_eq!(
                     ops::ids_of(&Value::from(backwards)),
                     ids,
@@ -393,50 +425,51 @@ both_backends!(
     }
 );
 
-both_backends!(
-    paging_arguments_are_checked,
-    |app: TestApp| async move {
-        let good = app.demo_data(PROFILES_PAGE, json!({ "first": 1 })).await;
-        let name_cursor = good["profiles"]["pageInfo"]["endCursor"].clone();
-        assert!(name_cursor.is_string());
+both_backends!(paging_arguments_are_checked, |app: TestApp| async move {
+    let good = app.demo_data(PROFILES_PAGE, json!({ "first": 1 })).await;
+    let name_cursor = good["profiles"]["pageInfo"]["endCursor"].clone();
+    assert!(name_cursor.is_string());
 
-        for (variables, field) in [
-            (json!({ "first": 0 }), "first"),
-            (json!({ "first": 101 }), "first"),
-            (json!({ "first": -1 }), "first"),
-            (json!({ "last": 0 }), "last"),
-            (json!({ "last": 101 }), "last"),
-            (json!({ "first": 1, "last": 1 }), "last"),
-            (json!({ "after": "garbage" }), "after"),
-            (json!({ "after": "" }), "after"),
-            // Valid base64, but not a cursor.
-            (json!({ "after": "eyJ4IjoxfQ" }), "after"),
-            (json!({ "before": "garbage" }), "before"),
-            (json!({ "last": 2, "after": name_cursor }), "after"),
-            // A cursor of the name order doesn't fit the creation order.
-            (
-                json!({ "after": name_cursor, "orderBy": { "field": "CREATED_AT" } }),
-                "after",
-            ),
-        ] {
-            ops::expect_bad_input(&app, PROFILES_PAGE, variables, field).await;
-        }
+    for (variables, field) in [
+        (json!({ "first": 0 }), "first"),
+        (json!({ "first": 101 }), "first"),
+        (json!({ "first": -1 }), "first"),
+        (json!({ "last": 0 }), "last"),
+        (json!({ "last": 101 }), "last"),
+        (json!({ "first": 1, "last": 1 }), "last"),
+        (json!({ "after": "garbage" }), "after"),
+        (json!({ "after": "" }), "after"),
+        // Valid base64, but not a cursor.
+        (json!({ "after": "eyJ4IjoxfQ" }), "after"),
+        (json!({ "before": "garbage" }), "before"),
+        (json!({ "last": 2, "after": name_cursor }), "after"),
+        // A cursor of the name order doesn't fit the creation order.
+        (
+            json!({ "after": name_cursor, "orderBy": { "field": "CREATED_AT" } }),
+            "after",
+        ),
+    ] {
+        ops::expect_bad_input(&app, PROFILES_PAGE, variables, field).await;
+    }
 
-        // The bounds themselves are fine.
-        for variables in [json!({ "first": 100 }), json!({ "last": 1 }), json!({ "last": 100 })] {
-            let data = app.demo_data(PROFILES_PAGE, variables).await;
-            assert_eq!(data["profiles"]["totalCount"], 1);
-        }
-        // Also for the nested lists of a profile.
-        let peter = ops::demo_peter(&app).await;
-        for (list, first) in [("contactMoments", 0), ("contactMoments", 101), ("notes", 0)] {
-            ops::expect_bad_input(
+    // The bounds themselves are fine.
+    for variables in [
+        json!({ "first": 100 }),
+        json!({ "last": 1 }),
+        json!({ "last": 100 }),
+    ] {
+        let data = app.demo_data(PROFILES_PAGE, variables).await;
+        assert_eq!(data["profiles"]["totalCount"], 1);
+    }
+    // Also for the nested lists of a profile.
+    let peter = ops::demo_peter(&app).await;
+    for (list, first) in [("contactMoments", 0), ("contactMoments", 101), ("notes", 0)] {
+        ops::expect_bad_input(
                 &app,
                 &format!("query($id: ID!) {{ profile(id: $id) {{ {PROFILE} {list}(first: {first}) {{ totalCount }} }} }}"),
                 json!({ "id": peter["id"] }),
                 "first",
             )
             .await;
-        }
     }
-);
+});
