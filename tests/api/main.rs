@@ -17,3 +17,13 @@ mod foundation;
 mod isolation;
 mod notes;
 mod schema_sdl;
+
+// The GraphQL operations the workflow tests below share.
+mod ops;
+
+mod conflicts;
+mod contacts;
+mod deletion;
+mod moments;
+mod peter_b;
+mod profiles;
