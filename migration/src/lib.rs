@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_tenancy;
 mod m20261121_000002_profiles;
+mod m20261122_000003_search;
 mod util;
 
 /// Every migration, in order.
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_tenancy::Migration),
             Box::new(m20261121_000002_profiles::Migration),
+            Box::new(m20261122_000003_search::Migration),
         ]
     }
 }

@@ -211,6 +211,9 @@ fn contact_row(ws: Uuid, channel: Uuid, identifier: &str) -> contacts::ActiveMod
         channel_id: Set(channel),
         identifier: Set(identifier.to_owned()),
         display_name: Set("Someone".to_owned()),
+        search_text: Set(profilegraph_schema::contacts::store::search_text(
+            identifier, "Someone",
+        )),
         profile_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

@@ -80,28 +80,11 @@ both_backends!(
     }
 );
 
-/// Look-up ignores case for names like "Özdemir" too, the way a German or Dutch agent
-/// types them. Written out rather than with `both_backends!` so that only the SQLite
-/// variant carries the `ignore` of a known bug.
-mod look_up_ignores_case_beyond_ascii {
-    use super::*;
-    use crate::helpers::{Backend, spawn_app};
-
-    #[tokio::test(flavor = "multi_thread")]
-    #[ignore = "bug: on SQLite, LOWER() and LIKE fold ASCII letters only, so `özdemir` does not find `Özdemir`"]
-    async fn sqlite() {
-        scenario(spawn_app(Backend::Sqlite).await.unwrap()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn postgres() {
-        match spawn_app(Backend::Postgres).await {
-            Some(app) => scenario(app).await,
-            None => println!("skipped: set TEST_DATABASE_URL to run it on PostgreSQL"),
-        }
-    }
-
-    async fn scenario(app: TestApp) {
+// Look-up ignores case for names like "Özdemir" too, the way a German or Dutch agent
+// types them; on SQLite as well, whose own `LOWER()` only folds A–Z.
+both_backends!(
+    look_up_ignores_case_beyond_ascii,
+    |app: TestApp| async move {
         let whatsapp = ops::demo_channel(&app, "WHATSAPP").await;
         let omer = ops::new_contact(&app, &whatsapp["id"], "+90 532 000 1122", Some("ÖMER")).await;
         ops::create_profile(&app, "Jürgen Özdemir", &[]).await;
@@ -121,7 +104,7 @@ mod look_up_ignores_case_beyond_ascii {
         assert_eq!(data["contacts"]["totalCount"], 1, "{data}");
         assert_eq!(data["contacts"]["nodes"][0]["id"], omer["id"]);
     }
-}
+);
 
 both_backends!(
     renaming_a_profile_bumps_its_version,

@@ -134,7 +134,7 @@ pub fn count_star() -> (SimpleExpr, Alias) {
 pub fn contains_pattern(needle: &str) -> String {
     let mut escaped = String::with_capacity(needle.len() + 2);
     escaped.push('%');
-    for c in needle.to_lowercase().chars() {
+    for c in fold(needle).chars() {
         if matches!(c, '%' | '_' | '\\') {
             escaped.push('\\');
         }
@@ -144,8 +144,13 @@ pub fn contains_pattern(needle: &str) -> String {
     escaped
 }
 
-/// `LOWER(expr) LIKE pattern ESCAPE '\'`.
-pub fn ilike(expr: SimpleExpr, pattern: &str) -> SimpleExpr {
-    Expr::expr(sea_orm::sea_query::Func::lower(expr))
-        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
+/// Text as the search columns store it: Unicode lower case, so matching ignores case for
+/// every script (SQLite's own `LOWER()` only folds A–Z).
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// `expr LIKE pattern ESCAPE '\'`, for a folded column and a [`contains_pattern`].
+pub fn like(expr: SimpleExpr, pattern: &str) -> SimpleExpr {
+    expr.like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
 }

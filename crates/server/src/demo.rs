@@ -6,6 +6,7 @@
 use chrono::Duration;
 use profilegraph_schema::Db;
 use profilegraph_schema::auth::{Scopes, tokens};
+use profilegraph_schema::contacts::store as contact_store;
 use profilegraph_schema::workspace::store as workspaces;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction};
 use serde_json::json;
@@ -61,6 +62,7 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(ws),
         name: Set("Peter B.".into()),
+        search_name: Set("peter b.".into()),
         version: Set(1),
         created_at: Set(at(2_000)),
         updated_at: Set(at(2_000)),
@@ -251,6 +253,7 @@ async fn contact(
         channel_id: Set(channel_id),
         identifier: Set(identifier.into()),
         display_name: Set(display_name.into()),
+        search_text: Set(contact_store::search_text(identifier, display_name)),
         profile_id: Set(profile_id),
         created_at: Set(at),
         updated_at: Set(at),

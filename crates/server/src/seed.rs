@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use profilegraph_schema::Db;
 use profilegraph_schema::auth::{Scopes, tokens};
+use profilegraph_schema::contacts::store as contact_store;
 use profilegraph_schema::workspace::store as workspaces;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -270,6 +271,7 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
         rows.push(profiles::ActiveModel {
             id: Set(pid),
             workspace_id: Set(ws),
+            search_name: Set(profilegraph_schema::sql::fold(&name)),
             name: Set(name),
             version: Set(1),
             created_at: Set(at),
@@ -292,6 +294,11 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
         let at = base + minutes(i);
         let cid = id(&mut rng, at);
         contact_ids.push((cid, channel_id));
+        let display_name = format!(
+            "{} {}",
+            FIRST[rng.random_range(0..FIRST.len())],
+            LAST[rng.random_range(0..LAST.len())]
+        );
         let identifier = match channel_type {
             "EMAIL" => format!("customer{i}@example.com"),
             "WHATSAPP" | "SMS" => format!("+316{:08}", i),
@@ -301,12 +308,9 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
             id: Set(cid),
             workspace_id: Set(ws),
             channel_id: Set(channel_id),
+            search_text: Set(contact_store::search_text(&identifier, &display_name)),
             identifier: Set(identifier),
-            display_name: Set(format!(
-                "{} {}",
-                FIRST[rng.random_range(0..FIRST.len())],
-                LAST[rng.random_range(0..LAST.len())]
-            )),
+            display_name: Set(display_name),
             profile_id: Set(profile_id),
             created_at: Set(at),
             updated_at: Set(at),

@@ -39,17 +39,10 @@ impl ContactFilter {
             .filter(|s| !s.is_empty())
         {
             let pattern = sql::contains_pattern(search);
-            cond = cond.add(
-                Condition::any()
-                    .add(sql::ilike(
-                        contacts::Column::Identifier.into_expr(),
-                        &pattern,
-                    ))
-                    .add(sql::ilike(
-                        contacts::Column::DisplayName.into_expr(),
-                        &pattern,
-                    )),
-            );
+            cond = cond.add(sql::like(
+                contacts::Column::SearchText.into_expr(),
+                &pattern,
+            ));
         }
         if let Some(channel_id) = self.channel_id {
             cond = cond.add(contacts::Column::ChannelId.eq(channel_id));
@@ -61,6 +54,12 @@ impl ContactFilter {
         }
         cond
     }
+}
+
+/// What `search` matches a contact against: its identifier and display name, folded,
+/// one per line.
+pub fn search_text(identifier: &str, display_name: &str) -> String {
+    format!("{}\n{}", sql::fold(identifier), sql::fold(display_name))
 }
 
 /// A page of the workspace's contacts, newest first.
@@ -156,6 +155,7 @@ pub async fn create(
         workspace_id: Set(workspace_id),
         channel_id: Set(channel_id),
         identifier: Set(identifier.as_str().to_owned()),
+        search_text: Set(search_text(identifier.as_str(), &display_name)),
         display_name: Set(display_name),
         profile_id: Set(None),
         created_at: Set(now),

@@ -79,22 +79,12 @@ fn condition(workspace_id: Uuid, search: Option<&str>) -> Condition {
             .from(contacts::Entity)
             .and_where(contacts::Column::WorkspaceId.eq(workspace_id))
             .and_where(contacts::Column::ProfileId.is_not_null())
-            .cond_where(
-                Condition::any()
-                    .add(sql::ilike(
-                        Expr::col(contacts::Column::Identifier),
-                        &pattern,
-                    ))
-                    .add(sql::ilike(
-                        Expr::col(contacts::Column::DisplayName),
-                        &pattern,
-                    )),
-            )
+            .and_where(sql::like(Expr::col(contacts::Column::SearchText), &pattern))
             .to_owned();
         cond = cond.add(
             Condition::any()
-                .add(sql::ilike(
-                    Expr::col((profiles::Entity, profiles::Column::Name)),
+                .add(sql::like(
+                    Expr::col((profiles::Entity, profiles::Column::SearchName)),
                     &pattern,
                 ))
                 .add(profiles::Column::Id.in_subquery(by_contact)),
@@ -183,6 +173,7 @@ pub async fn create(db: &Db, workspace_id: Uuid, new: NewProfile) -> Result<prof
     let profile = profiles::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
+        search_name: Set(sql::fold(new.name.as_str())),
         name: Set(new.name.into_inner()),
         version: Set(1),
         created_at: Set(now),
@@ -222,6 +213,10 @@ pub async fn rename(
     // One conditional UPDATE: the version check and the write can't be split by another
     // writer, so of two updates with the same expected version exactly one wins.
     let mut update = profiles::Entity::update_many()
+        .col_expr(
+            profiles::Column::SearchName,
+            Expr::value(sql::fold(name.as_str())),
+        )
         .col_expr(profiles::Column::Name, Expr::value(name.into_inner()))
         .col_expr(
             profiles::Column::Version,
