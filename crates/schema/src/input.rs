@@ -82,3 +82,12 @@ mod tests {
         assert!(Text::parse_multiline("a\nb", 10, "body").is_ok());
     }
 }
+
+/// A search term: trimmed, at most 200 characters, no control characters. Empty means
+/// no filter.
+pub fn parse_search(raw: Option<&str>, field: &str) -> Result<Option<String>> {
+    let Some(term) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    Text::parse(term, 200, field).map(|t| Some(t.into_inner()))
+}

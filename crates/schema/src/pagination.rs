@@ -43,6 +43,9 @@ impl Cursor {
             .decode(raw)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<(String, Uuid)>(&bytes).ok())
+            // A hand-made cursor could carry bytes a database refuses in text (NUL);
+            // cursors we issue never do.
+            .filter(|(key, _)| !key.contains('\0'))
             .map(|(key, id)| Cursor { key, id })
             .ok_or_else(|| {
                 Error::bad_input(field, "not a cursor of this list; pass an `endCursor` or `startCursor` from a previous page")

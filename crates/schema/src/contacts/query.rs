@@ -52,7 +52,7 @@ impl ContactQuery {
             .map(|id| ids::decode_as(NodeKind::Channel, &id, "channelId"))
             .transpose()?;
         let filter = ContactFilter {
-            search,
+            search: crate::input::parse_search(search.as_deref(), "search")?,
             channel_id,
             without_profile,
         };

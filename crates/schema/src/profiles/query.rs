@@ -90,6 +90,7 @@ impl ProfileQuery {
     ) -> Result<ProfileConnection> {
         let viewer = auth::viewer_with(ctx, Scope::Read)?;
         let page = PageRequest::new(first, after.as_deref(), last, before.as_deref())?;
+        let search = crate::input::parse_search(search.as_deref(), "search")?;
         let order_by = order_by.unwrap_or(ProfileOrder {
             field: ProfileOrderField::Name,
             direction: OrderDirection::Asc,
