@@ -54,6 +54,21 @@ seeds["seed-raw-readme-viewer"] = raw_query(readme_viewer)
 for name, text in zip(names, texts):
     seeds[f"seed-raw-{name}"] = raw_query(text)
 
+# Probes of the operation limits, so the fuzzer starts next to them: depth (12), aliases
+# and root fields (30/20), directives per field (5), parser recursion (nested braces and
+# fragments, the async-graphql stack-overflow advisory).
+deep = "{ profiles { edges { node { " + "contacts { profile { " * 6 + "name" + " } }" * 6 + " } } } }"
+aliases = "{ " + " ".join(f"a{i}: viewer {{ scopes }}" for i in range(40)) + " }"
+directives = "{ viewer { scopes" + " @include(if: true)" * 8 + " } }"
+braces = "{ viewer " + "{ " * 600 + "}" * 600 + " }"
+fragments = "{ ...F0 }\n" + "\n".join(
+    f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(60)
+) + "\nfragment F60 on Query { viewer { scopes } }"
+cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }"
+for name, text in [("depth-14", deep), ("aliases-40", aliases), ("directives-8", directives),
+                   ("braces-600", braces), ("fragments-60", fragments), ("fragment-cycle", cycle)]:
+    seeds[f"seed-limit-{name}"] = raw_query(text)
+
 for name, data in seeds.items():
     (CORPUS / name).write_bytes(data)
 

@@ -325,6 +325,24 @@ fn field_values() -> Vec<Value> {
     ]
 }
 
+/// Whether `PROFILEGRAPH_FUZZ_AVOID` (a comma-separated list) names a known bug whose
+/// inputs the generator should stop producing, so a run can look past it.
+///
+/// - `position-overflow`: custom field positions stay within ±1,000,000 (a field at
+///   position `i32::MAX` makes every later `createCustomField` without `position` fail
+///   with INTERNAL).
+pub fn avoiding(bug: &str) -> bool {
+    static AVOID: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    AVOID
+        .get_or_init(|| {
+            std::env::var("PROFILEGRAPH_FUZZ_AVOID")
+                .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
+                .unwrap_or_default()
+        })
+        .iter()
+        .any(|b| b == bug)
+}
+
 /// Generates one operation.
 pub struct Gen<'u, 'a> {
     u: &'u mut Unstructured<'a>,
@@ -812,11 +830,15 @@ impl<'u, 'a> Gen<'u, 'a> {
             "minLength" | "maxLength" => &[0, 1, 3, 10, 1000, 1001, 10_000, 10_001, -1, i32::MAX],
             _ => &[0, 1, -1, 42, i32::MAX, i32::MIN],
         };
-        if self.chance(90)? {
-            Ok(Gv::Int(i64::from(*self.pick(pool)?)))
+        let value = if self.chance(90)? {
+            *self.pick(pool)?
         } else {
-            Ok(Gv::Int(i64::from(i32::arbitrary(self.u)?)))
+            i32::arbitrary(self.u)?
+        };
+        if ctx.name == "position" && avoiding("position-overflow") {
+            return Ok(Gv::Int(i64::from(value.clamp(-1_000_000, 1_000_000))));
         }
+        Ok(Gv::Int(i64::from(value)))
     }
 
     fn float(&mut self) -> Result<f64> {

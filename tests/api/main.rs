@@ -14,6 +14,7 @@ mod batching;
 mod docs;
 mod fields;
 mod foundation;
+mod fuzz_findings;
 mod isolation;
 mod notes;
 mod schema_sdl;
