@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::database;
 use crate::error::{Error, Result};
+use crate::http::guard::{DocumentLimits, GuardFactory};
+use crate::http::rate_limit::RateLimiter;
 use crate::http::{self, AppState, HttpSettings};
 
 /// A server ready to accept requests: migrated database, built schema.
@@ -19,16 +21,48 @@ pub struct Prepared {
     pub demo_token: Option<String>,
 }
 
+/// The operation limits. Each refuses an operation before any resolver or SQL runs.
+pub mod limits {
+    /// Deepest selection nesting.
+    pub const DEPTH: usize = 12;
+    /// Largest complexity: every field costs 1 and a connection costs its page size times
+    /// one item. Q3, a full 100-profile export page with each profile's contacts, their
+    /// 10 latest tickets and 10 notes, costs about 17,000 and must pass; ten of those in
+    /// one document must not.
+    pub const COMPLEXITY: usize = 25_000;
+    /// Parser recursion (nested fragments, lists of lists): the stack-overflow guard of
+    /// RUSTSEC-2022-0037.
+    pub const RECURSION: usize = 32;
+    /// Directives on one field (GHSA-5gc2-7c65-8fq8).
+    pub const DIRECTIVES: usize = 5;
+    /// Aliases in one document.
+    pub const ALIASES: usize = 30;
+    /// Fields at the root of one operation.
+    pub const ROOT_FIELDS: usize = 20;
+}
+
 /// Build the executable schema with its operation limits.
-pub fn schema(db: Db) -> AppSchema {
-    profilegraph_schema::builder(db)
-        // Deep or self-similar queries are the cheapest way to make a GraphQL server do
-        // unbounded work; refuse them before any resolver runs.
-        .limit_depth(12)
-        .limit_complexity(1_000)
-        .limit_recursive_depth(32)
-        .limit_directives(5)
-        .finish()
+pub fn schema(db: Db, config: &Config) -> AppSchema {
+    let mut builder = profilegraph_schema::builder(db)
+        // Deep, wide or self-similar queries are the cheapest way to make a GraphQL server
+        // do unbounded work; refuse them before any resolver runs.
+        .limit_depth(limits::DEPTH)
+        .limit_complexity(limits::COMPLEXITY)
+        .limit_recursive_depth(limits::RECURSION)
+        .limit_directives(limits::DIRECTIVES)
+        .extension(GuardFactory(DocumentLimits {
+            max_aliases: limits::ALIASES,
+            max_root_fields: limits::ROOT_FIELDS,
+        }))
+        .data(Arc::new(RateLimiter::new(
+            config.rate_limit_per_token,
+            config.rate_limit_per_workspace,
+        )));
+    if config.production {
+        // "Did you mean …?" hints map the schema out for someone probing it.
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// Connect, migrate, and (on a brand-new database, unless disabled) seed the demo.
@@ -43,19 +77,20 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         "database ready"
     );
     let db = Db::new(conn);
-    let demo_token = if brand_new && !config.no_demo {
+    let demo_token = if brand_new && !config.no_demo && !config.production {
         Some(crate::demo::seed(&db).await?.token)
     } else {
         None
     };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState {
-        schema: schema(db.clone()),
+        schema: schema(db.clone(), config),
         executor: tokio_util::task::LocalPoolHandle::new(workers),
         db,
         settings: Arc::new(HttpSettings {
-            graphiql: true,
+            graphiql: !config.production,
             sql_stats: config.sql_stats,
+            production: config.production,
         }),
     };
     Ok(Prepared { state, demo_token })
@@ -111,4 +146,14 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+    // Requests get 10 s each; if something still hangs long after, don't let it keep the
+    // process from exiting (orchestrators kill at 30 s anyway, without our log line).
+    tokio::spawn(async {
+        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+        tracing::error!("requests still running {SHUTDOWN_DEADLINE:?} after the signal; exiting");
+        std::process::exit(1);
+    });
 }
+
+/// How long after SIGTERM the process exits even if requests are still running.
+pub const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(25);

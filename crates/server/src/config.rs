@@ -41,6 +41,38 @@ pub struct Config {
     )]
     pub no_demo: bool,
 
+    /// Production mode: no GraphiQL, no "did you mean" suggestions, no demo seeding, and
+    /// error messages reduced to their code and the request id (the detail goes to the
+    /// log only).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_PRODUCTION",
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value = "false"
+    )]
+    pub production: bool,
+
+    /// Query cost one token may spend per minute (cost = the operation's complexity).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_RATE_LIMIT_TOKEN",
+        default_value_t = 100_000,
+        global = true
+    )]
+    pub rate_limit_per_token: u64,
+
+    /// Query cost all tokens of one workspace may spend together per minute.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_RATE_LIMIT_WORKSPACE",
+        default_value_t = 300_000,
+        global = true
+    )]
+    pub rate_limit_per_workspace: u64,
+
     /// Report how many SQL statements each GraphQL request ran, in the response header
     /// `x-sql-statements`. For benchmarks and debugging; it tells clients about internals,
     /// so leave it off in production.
@@ -109,6 +141,9 @@ impl Config {
             database_url: database_url.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_demo: true,
+            production: false,
+            rate_limit_per_token: 100_000,
+            rate_limit_per_workspace: 300_000,
             sql_stats: true,
             log: "info".into(),
             log_format: LogFormat::Text,

@@ -4,6 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
@@ -32,7 +33,18 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-        });
+        })
+        // A runaway statement is cut off by PostgreSQL itself, well inside the 10 s
+        // request limit, instead of holding a connection after its client gave up.
+        .map_sqlx_postgres_opts(|opts: PgConnectOptions| {
+            opts.options([
+                ("statement_timeout", "5s"),
+                ("idle_in_transaction_session_timeout", "10s"),
+            ])
+        })
+        // A connection that died with the database (restart, failover) is noticed before
+        // a request gets it, so the pool recovers on its own once the database is back.
+        .test_before_acquire(true);
     let mut conn = Database::connect(options).await?;
     profilegraph_schema::exec::count_statements(&mut conn);
     Ok(conn)

@@ -1,22 +1,29 @@
 //! The HTTP surface: `/graphql` (POST to run, GET for GraphiQL) and the health checks.
 
 mod graphql;
+pub mod guard;
 mod health;
+pub mod rate_limit;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use profilegraph_schema::{AppSchema, Db};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// The header that carries each request's id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The largest request body accepted: 2 MiB.
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
 /// The header that reports how many SQL statements a request ran (when enabled).
 pub const SQL_STATEMENTS: HeaderName = HeaderName::from_static("x-sql-statements");
@@ -41,15 +48,21 @@ pub struct HttpSettings {
     pub graphiql: bool,
     /// Send `x-sql-statements` with each GraphQL response.
     pub sql_stats: bool,
+    /// Mask error messages to their codes.
+    pub production: bool,
 }
 
 /// The whole router, with request ids, tracing, a request timeout and panic isolation.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .with_state(state)
+        // Bodies over the limit are refused with 413 before anything parses them: by their
+        // Content-Length up front, or as soon as a streamed body passes the limit.
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
         // Layers run bottom-up for requests: the id is set first, so the trace span and
         // every log line inside it carry it, and it is echoed back on the response.
         .layer(CatchPanicLayer::new())
