@@ -63,6 +63,15 @@ enum Cleanup {
 /// is set but the server cannot be reached, this panics: in CI an unreachable PostgreSQL is
 /// a failure, not a reason to skip.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `configure` (limits, production mode, …). The
+/// demo workspace is seeded even where the settings would skip it.
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     let (db_url, cleanup) = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join("profilegraph-tests");
@@ -93,12 +102,24 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     // Started like `serve` does it, but on a random port and with the demo seeded.
     let mut config = Config::for_database(db_url.clone());
     config.no_demo = false;
+    configure(&mut config);
+    let seeds_demo = !config.no_demo && !config.production;
     let prepared = app::prepare(&config)
         .await
         .unwrap_or_else(|e| panic!("cannot prepare the app on {db_url}: {e}"));
-    let demo_token = prepared
-        .demo_token
-        .expect("a brand-new database gets the demo workspace and its token");
+    let demo_token = match prepared.demo_token {
+        Some(token) => token,
+        None => {
+            assert!(
+                !seeds_demo,
+                "a brand-new database gets the demo workspace and its token"
+            );
+            profilegraph::demo::seed(&prepared.state.db)
+                .await
+                .expect("seed the demo")
+                .token
+        }
+    };
     let db = prepared.state.db.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

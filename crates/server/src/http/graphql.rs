@@ -220,6 +220,9 @@ async fn run(
     format: Format,
     request_id: String,
 ) -> Response {
+    if request.query.trim().is_empty() {
+        return bad_request(format, "the request has no `query`", &request_id);
+    }
     let Some(token) = bearer_token(&headers) else {
         return error_response(
             StatusCode::UNAUTHORIZED,
