@@ -8,6 +8,7 @@
 
 mod helpers;
 mod http;
+mod idempotency;
 mod limits;
 mod support;
 
