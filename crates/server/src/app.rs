@@ -21,7 +21,8 @@ pub struct Prepared {
     pub demo_token: Option<String>,
 }
 
-/// The operation limits. Each refuses an operation before any resolver or SQL runs.
+/// The operation limits' defaults (see [`Config`] for the flags that change the first
+/// four). Each refuses an operation before any resolver or SQL runs.
 pub mod limits {
     /// Deepest selection nesting.
     pub const DEPTH: usize = 12;
@@ -46,13 +47,13 @@ pub fn schema(db: Db, config: &Config) -> AppSchema {
     let mut builder = profilegraph_schema::builder(db)
         // Deep, wide or self-similar queries are the cheapest way to make a GraphQL server
         // do unbounded work; refuse them before any resolver runs.
-        .limit_depth(limits::DEPTH)
-        .limit_complexity(limits::COMPLEXITY)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
         .limit_recursive_depth(limits::RECURSION)
         .limit_directives(limits::DIRECTIVES)
         .extension(GuardFactory(DocumentLimits {
-            max_aliases: limits::ALIASES,
-            max_root_fields: limits::ROOT_FIELDS,
+            max_aliases: config.max_aliases,
+            max_root_fields: config.max_root_fields,
         }))
         .data(Arc::new(RateLimiter::new(
             config.rate_limit_per_token,
