@@ -7,11 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod proxy;
 mod support;
 
 mod auth;
 mod batching;
 mod docs;
+mod faults;
 mod fields;
 mod foundation;
 mod isolation;
