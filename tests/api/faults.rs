@@ -248,6 +248,137 @@ async fn database_unreachable_then_back() {
     database_outage(Mode::Blackhole, "faults::database_unreachable_then_back").await;
 }
 
+/// PostgreSQL goes away while a write runs on it: the write waits on a lock another
+/// client holds, so it is surely in the middle of a statement when the connection is cut.
+/// It is answered like any request while the database is down: 503 SERVICE_UNAVAILABLE.
+#[tokio::test(flavor = "multi_thread")]
+async fn database_lost_during_a_statement() {
+    let test = "faults::database_lost_during_a_statement";
+    let Some((app, proxy)) = spawn_behind_proxy(test).await else {
+        return;
+    };
+    let peter = demo(&app).await.peter;
+    let (_, body, _) = timed_graphql(&app, PETER_NOTES, json!({ "id": peter })).await;
+    let notes_before = body["data"]["profile"]["notes"]["totalCount"].clone();
+    let other = own_connection(&app).await;
+    let lock = other.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE notes IN SHARE MODE")
+        .await
+        .unwrap();
+    let write = spawn_create_note(&app, &peter, "cut off");
+    until_waiting_for_a_lock(&app).await;
+
+    let lost = Instant::now();
+    proxy.set(Mode::Down);
+    let (status, body, _) = write.await.unwrap();
+    let took = lost.elapsed();
+    println!(
+        "{test}: the write cut off mid-statement answered {status} {took:?} after the connection was lost: {body}"
+    );
+    lock.rollback().await.unwrap();
+    assert_unavailable("a write cut off mid-statement", status, &body);
+    assert!(took < UNAVAILABLE_WITHIN, "the write took {took:?}");
+
+    proxy.set(Mode::Up);
+    let recovered = until_recovered(&app, &peter).await;
+    println!("{test}: requests succeed again {recovered:?} after the database came back");
+    assert!(
+        recovered < RECOVERED_WITHIN,
+        "recovered after {recovered:?}"
+    );
+    let (_, body, _) = timed_graphql(&app, PETER_NOTES, json!({ "id": peter })).await;
+    assert_eq!(
+        body["data"]["profile"]["notes"]["totalCount"], notes_before,
+        "the cut-off write left nothing: {body:#}"
+    );
+}
+
+/// PostgreSQL ends the connection a write is running on, as a restart or failover does
+/// (`pg_terminate_backend` sends the same `57P01 admin_shutdown` a shutdown sends): the
+/// write is answered 503 SERVICE_UNAVAILABLE, and the next request gets a new connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn database_restarts_during_a_statement() {
+    let test = "faults::database_restarts_during_a_statement";
+    let Some(app) = spawn_app_with(Backend::Postgres, |_| {}).await else {
+        println!("skipped {test}: set TEST_DATABASE_URL to run it on PostgreSQL");
+        return;
+    };
+    let peter = demo(&app).await.peter;
+    let other = own_connection(&app).await;
+    let lock = other.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE notes IN SHARE MODE")
+        .await
+        .unwrap();
+    let write = spawn_create_note(&app, &peter, "cut off");
+    until_waiting_for_a_lock(&app).await;
+
+    let killer = own_connection(&app).await;
+    let killed = Instant::now();
+    let row = killer
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let terminated: i64 = row.try_get("", "n").unwrap();
+    assert_eq!(terminated, 1, "the waiting write's connection was ended");
+    let (status, body, _) = write.await.unwrap();
+    let took = killed.elapsed();
+    println!(
+        "{test}: the write whose connection was ended answered {status} after {took:?}: {body}"
+    );
+    lock.rollback().await.unwrap();
+    assert_unavailable("a write whose connection was ended", status, &body);
+
+    let recovered = until_recovered(&app, &peter).await;
+    println!("{test}: the next request succeeded after {recovered:?}");
+    assert!(
+        recovered < RECOVERED_WITHIN,
+        "recovered after {recovered:?}"
+    );
+}
+
+/// `createNote` on `profile` in a task of its own: the answer, and how long it took.
+fn spawn_create_note(
+    app: &TestApp,
+    profile: &str,
+    body: &str,
+) -> tokio::task::JoinHandle<(StatusCode, Value, Duration)> {
+    let client = app.client.clone();
+    let url = format!("{}/graphql", app.address);
+    let token = app.demo_token.clone();
+    let input = json!({ "profileId": profile, "body": body });
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let response = client
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({ "query": CREATE_NOTE, "variables": { "input": input } }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        (status, body, started.elapsed())
+    })
+}
+
+/// Wait (up to 10 s) until one of the app's PostgreSQL connections waits for a lock.
+async fn until_waiting_for_a_lock(app: &TestApp) {
+    let watcher = own_connection(app).await;
+    let started = Instant::now();
+    while waiting_for_a_lock(&watcher).await == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the write never reached the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A connection of the test's own to the app's database, outside the app's pool.
 async fn own_connection(app: &TestApp) -> DatabaseConnection {
     let mut options = ConnectOptions::new(app.db_url.clone());
@@ -306,37 +437,9 @@ async fn pool_exhausted(backend: Backend) {
     }
 
     // The write takes the pool's only connection and waits for the lock with it.
-    let holder = {
-        let client = app.client.clone();
-        let url = format!("{}/graphql", app.address);
-        let token = app.demo_token.clone();
-        let input = json!({ "profileId": peter, "body": "waited for the lock" });
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let response = client
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({ "query": CREATE_NOTE, "variables": { "input": input } }))
-                .send()
-                .await
-                .unwrap();
-            let status = response.status();
-            let body: Value = response.json().await.unwrap();
-            (status, body, started.elapsed())
-        })
-    };
+    let holder = spawn_create_note(&app, &peter, "waited for the lock");
     match backend {
-        Backend::Postgres => {
-            let watcher = own_connection(&app).await;
-            let started = Instant::now();
-            while waiting_for_a_lock(&watcher).await == 0 {
-                assert!(
-                    started.elapsed() < Duration::from_secs(10),
-                    "the write never reached the lock"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+        Backend::Postgres => until_waiting_for_a_lock(&app).await,
         // SQLite's busy wait is invisible from outside: give the write time to get there.
         Backend::Sqlite => tokio::time::sleep(Duration::from_millis(1_500)).await,
     }
