@@ -69,9 +69,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-/// [`spawn_app`], with the server's configuration adjusted by `configure` first: a smaller
-/// pool, other timeouts, or a `database_url` that reaches the fresh database another way
-/// (through a proxy). [`TestApp::db_url`] stays the database's direct URL.
+/// [`spawn_app`] with settings changed by `configure` (limits, production mode, pool size,
+/// timeouts, …). The demo workspace is seeded even where the settings would skip it.
+/// `configure` may also point `database_url` at another way to the same fresh database
+/// (e.g. a proxy); [`TestApp::db_url`] stays the direct URL.
 pub async fn spawn_app_with(
     backend: Backend,
     configure: impl FnOnce(&mut Config),
@@ -107,12 +108,23 @@ pub async fn spawn_app_with(
     let mut config = Config::for_database(db_url.clone());
     config.no_demo = false;
     configure(&mut config);
+    let seeds_demo = !config.no_demo && !config.production;
     let prepared = app::prepare(&config)
         .await
         .unwrap_or_else(|e| panic!("cannot prepare the app on {}: {e}", config.database_url));
-    let demo_token = prepared
-        .demo_token
-        .expect("a brand-new database gets the demo workspace and its token");
+    let demo_token = match prepared.demo_token {
+        Some(token) => token,
+        None => {
+            assert!(
+                !seeds_demo,
+                "a brand-new database gets the demo workspace and its token"
+            );
+            profilegraph::demo::seed(&prepared.state.db)
+                .await
+                .expect("seed the demo")
+                .token
+        }
+    };
     let db = prepared.state.db.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

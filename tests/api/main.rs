@@ -7,6 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod http;
+mod idempotency;
+mod limits;
 mod proxy;
 mod support;
 

@@ -55,11 +55,30 @@ pub struct Config {
     )]
     pub production: bool,
 
-    /// Query cost one token may spend per minute (cost = the operation's complexity).
+    /// Deepest selection nesting an operation may have.
+    #[arg(long, env = "PROFILEGRAPH_MAX_DEPTH", default_value_t = crate::app::limits::DEPTH, global = true)]
+    pub max_depth: usize,
+
+    /// Largest complexity an operation may have: every field costs 1, a connection its
+    /// page size times one item (a profile page costs 278, a 100-profile export page
+    /// 11,801).
+    #[arg(long, env = "PROFILEGRAPH_MAX_COMPLEXITY", default_value_t = crate::app::limits::COMPLEXITY, global = true)]
+    pub max_complexity: usize,
+
+    /// Most aliases in one document.
+    #[arg(long, env = "PROFILEGRAPH_MAX_ALIASES", default_value_t = crate::app::limits::ALIASES, global = true)]
+    pub max_aliases: usize,
+
+    /// Most fields at the root of one operation.
+    #[arg(long, env = "PROFILEGRAPH_MAX_ROOT_FIELDS", default_value_t = crate::app::limits::ROOT_FIELDS, global = true)]
+    pub max_root_fields: usize,
+
+    /// Query cost one token may spend per minute (cost = the operation's complexity: a
+    /// profile page costs about 280, a 100-profile export page about 12,000).
     #[arg(
         long,
         env = "PROFILEGRAPH_RATE_LIMIT_TOKEN",
-        default_value_t = 100_000,
+        default_value_t = 1_000_000,
         global = true
     )]
     pub rate_limit_per_token: u64,
@@ -68,7 +87,7 @@ pub struct Config {
     #[arg(
         long,
         env = "PROFILEGRAPH_RATE_LIMIT_WORKSPACE",
-        default_value_t = 300_000,
+        default_value_t = 3_000_000,
         global = true
     )]
     pub rate_limit_per_workspace: u64,
@@ -142,8 +161,12 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_demo: true,
             production: false,
-            rate_limit_per_token: 100_000,
-            rate_limit_per_workspace: 300_000,
+            max_depth: crate::app::limits::DEPTH,
+            max_complexity: crate::app::limits::COMPLEXITY,
+            max_aliases: crate::app::limits::ALIASES,
+            max_root_fields: crate::app::limits::ROOT_FIELDS,
+            rate_limit_per_token: 1_000_000,
+            rate_limit_per_workspace: 3_000_000,
             sql_stats: true,
             log: "info".into(),
             log_format: LogFormat::Text,

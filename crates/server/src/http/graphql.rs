@@ -22,6 +22,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use profilegraph_schema::auth::tokens;
+use profilegraph_schema::idempotency::{self, Claim};
 use profilegraph_schema::{Error, ErrorCode, exec};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -154,8 +155,27 @@ pub async fn get(
             }
         }
     }
-    run(state, headers, request, format, request_id).await
+    run(state, headers, request, format, request_id, None).await
 }
+
+/// The type of the operation `query` would run (by `operation_name`, or its only one);
+/// `None` when it doesn't parse or the name matches nothing.
+fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+    let document = async_graphql::parser::parse_query(query).ok()?;
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    }
+}
+
+/// The header a client sets to make a mutation safe to retry.
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// Set on a response that was replayed from an earlier request with the same key.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// `POST /graphql`: run the operation in the JSON body.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -201,7 +221,14 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    run(state, headers, request, format, request_id).await
+    let idempotency_key = match headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(key)) => Some(key.to_owned()),
+        Some(Err(_)) => {
+            return bad_request(format, "the Idempotency-Key must be ASCII", &request_id);
+        }
+    };
+    run(state, headers, request, format, request_id, idempotency_key).await
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -219,7 +246,11 @@ async fn run(
     request: async_graphql::Request,
     format: Format,
     request_id: String,
+    idempotency_key: Option<String>,
 ) -> Response {
+    if request.query.trim().is_empty() {
+        return bad_request(format, "the request has no `query`", &request_id);
+    }
     let Some(token) = bearer_token(&headers) else {
         return error_response(
             StatusCode::UNAUTHORIZED,
@@ -242,6 +273,43 @@ async fn run(
         }
     };
 
+    // A retried mutation with a key we've seen gets the stored response, not a rerun.
+    let mut claim = None;
+    if let Some(raw) = idempotency_key
+        && operation_type(&request.query, request.operation_name.as_deref())
+            == Some(OperationType::Mutation)
+    {
+        let key = match idempotency::parse_key(&raw) {
+            Ok(key) => key,
+            Err(err) => return error_response(StatusCode::BAD_REQUEST, format, err, &request_id),
+        };
+        let variables = serde_json::to_value(&request.variables).unwrap_or(Value::Null);
+        let hash = idempotency::fingerprint(
+            &request.query,
+            request.operation_name.as_deref(),
+            &variables,
+        );
+        match idempotency::claim(&state.db, &viewer, &key, &hash).await {
+            Ok(Claim::Fresh(id)) => claim = Some(id),
+            Ok(Claim::Replay { status, body }) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                let mut response = json_response(status, format, &body);
+                response
+                    .headers_mut()
+                    .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+                return response;
+            }
+            Err(err) => {
+                let status = match err.code() {
+                    ErrorCode::Conflict => StatusCode::CONFLICT,
+                    ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                return error_response(status, format, err, &request_id);
+            }
+        }
+    }
+
     // Execution runs on a single-threaded worker, where the loaders batch each level of
     // the query in one statement without waiting for a time window (see
     // `profilegraph_schema::exec`). The span keeps the request id on its log lines.
@@ -260,6 +328,11 @@ async fn run(
         // request carry on.
         Err(err) => {
             tracing::error!(error = %err, "request execution panicked");
+            if let Some(claim) = claim
+                && let Err(err) = idempotency::release(&state.db, claim).await
+            {
+                tracing::error!(error = %err, "cannot release an idempotency key");
+            }
             return error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format,
@@ -324,6 +397,12 @@ async fn run(
     {
         // Refused before execution: there is no data, not even null.
         object.remove("data");
+    }
+    if let Some(claim) = claim
+        && let Err(err) = idempotency::complete(&state.db, claim, status.as_u16(), &body).await
+    {
+        // The mutation ran; only the replay record is missing, so answer normally.
+        tracing::error!(error = %err, "cannot store an idempotent response");
     }
     let mut http = json_response(status, format, &body);
     let headers = http.headers_mut();

@@ -73,7 +73,11 @@ impl Extension for Guard {
             }
         })?;
         let counts = count(&document);
-        let problem = if counts.aliases > self.0.max_aliases {
+        let problem = if let Some(name) = missing_variable(&document, variables) {
+            Some(format!(
+                "variable `${name}` is required but was not provided"
+            ))
+        } else if counts.aliases > self.0.max_aliases {
             Some(format!(
                 "the query uses {} aliases; at most {} are allowed",
                 counts.aliases, self.0.max_aliases
@@ -106,6 +110,11 @@ impl Extension for Guard {
                 outcome.reject();
             }
         })?;
+        tracing::debug!(
+            complexity = result.complexity,
+            depth = result.depth,
+            "operation validated"
+        );
         // Priced by validation (a connection costs `first` times its children), charged
         // before anything runs.
         if let (Some(limiter), Some(viewer)) =
@@ -133,6 +142,29 @@ impl Extension for Guard {
         }
         Ok(result)
     }
+}
+
+/// A required variable (non-null, no default) of the document's operation that the
+/// request left out or sent as null. Such a request is malformed as a whole, so it is
+/// refused up front rather than failing at the first field that reads the variable.
+fn missing_variable(document: &ExecutableDocument, variables: &Variables) -> Option<String> {
+    let DocumentOperations::Single(operation) = &document.operations else {
+        // With several operations only the selected one counts; execution reports it.
+        return None;
+    };
+    operation
+        .node
+        .variable_definitions
+        .iter()
+        .find(|definition| {
+            let definition = &definition.node;
+            let required = !definition.var_type.node.nullable && definition.default_value.is_none();
+            let given = variables
+                .get(&definition.name.node)
+                .is_some_and(|value| *value != async_graphql::Value::Null);
+            required && !given
+        })
+        .map(|definition| definition.node.name.node.to_string())
 }
 
 /// What [`count`] found in a document.
