@@ -175,3 +175,37 @@ impl From<Error> for async_graphql::Error {
         gql
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlx_err(err: sea_orm::sqlx::Error) -> RuntimeErr {
+        RuntimeErr::SqlxError(Arc::new(err))
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_bad_statement_is_internal() {
+        let eof =
+            || sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        for err in [
+            DbErr::Query(sqlx_err(eof())),
+            DbErr::Exec(sqlx_err(eof())),
+            DbErr::Exec(sqlx_err(sea_orm::sqlx::Error::WorkerCrashed)),
+            DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+        ] {
+            assert_eq!(Error::from(err).code(), ErrorCode::ServiceUnavailable);
+        }
+        assert_eq!(
+            Error::from(Arc::new(DbErr::Query(sqlx_err(eof())))).code(),
+            ErrorCode::ServiceUnavailable
+        );
+        for err in [
+            DbErr::Query(sqlx_err(sea_orm::sqlx::Error::RowNotFound)),
+            DbErr::Exec(sqlx_err(sea_orm::sqlx::Error::Protocol("odd".into()))),
+            DbErr::Custom("bug".into()),
+        ] {
+            assert_eq!(Error::from(err).code(), ErrorCode::Internal);
+        }
+    }
+}
