@@ -40,10 +40,13 @@ pub struct TestApp {
     pub db: Db,
     /// The token the demo seed printed: `read,write,admin` on the demo workspace.
     pub demo_token: String,
-    /// The URL of this test's database, as the server was started with it.
+    /// The URL of this test's database. The server was started with it, unless
+    /// [`spawn_app_with`] pointed the server elsewhere (e.g. at a proxy in front of it).
     pub db_url: String,
     /// Which backend this is.
     pub backend: Backend,
+    /// The server's task: still running unless it stopped (or crashed).
+    pub server: tokio::task::JoinHandle<profilegraph::error::Result<()>>,
     _cleanup: Cleanup,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -66,8 +69,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-/// [`spawn_app`] with settings changed by `configure` (limits, production mode, …). The
-/// demo workspace is seeded even where the settings would skip it.
+/// [`spawn_app`] with settings changed by `configure` (limits, production mode, pool size,
+/// timeouts, …). The demo workspace is seeded even where the settings would skip it.
+/// `configure` may also point `database_url` at another way to the same fresh database
+/// (e.g. a proxy); [`TestApp::db_url`] stays the direct URL.
 pub async fn spawn_app_with(
     backend: Backend,
     configure: impl FnOnce(&mut Config),
@@ -106,7 +111,7 @@ pub async fn spawn_app_with(
     let seeds_demo = !config.no_demo && !config.production;
     let prepared = app::prepare(&config)
         .await
-        .unwrap_or_else(|e| panic!("cannot prepare the app on {db_url}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot prepare the app on {}: {e}", config.database_url));
     let demo_token = match prepared.demo_token {
         Some(token) => token,
         None => {
@@ -126,7 +131,7 @@ pub async fn spawn_app_with(
         .expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    tokio::spawn(app::run(listener, prepared.state, async move {
+    let server = tokio::spawn(app::run(listener, prepared.state, async move {
         let _ = shutdown_rx.await;
     }));
 
@@ -140,6 +145,7 @@ pub async fn spawn_app_with(
         demo_token,
         db_url,
         backend,
+        server,
         _cleanup: cleanup,
         shutdown: Some(shutdown_tx),
     })

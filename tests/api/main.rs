@@ -10,11 +10,13 @@ mod helpers;
 mod http;
 mod idempotency;
 mod limits;
+mod proxy;
 mod support;
 
 mod auth;
 mod batching;
 mod docs;
+mod faults;
 mod fields;
 mod foundation;
 mod isolation;
