@@ -125,9 +125,11 @@ fn connection_lost(err: &sea_orm::sqlx::Error) -> bool {
         | Sqlx::PoolClosed
         | Sqlx::WorkerCrashed => true,
         // PostgreSQL's connection exceptions (class 08), and the server ending sessions as
-        // it shuts down or restarts, or refusing them while it starts (57P01 to 57P03).
+        // it shuts down or restarts, or refusing them while it starts (57P01 to 57P03);
+        // and a statement cut off by `statement_timeout` (57014): the database is too
+        // busy to answer in time, which a retry later may not be.
         Sqlx::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "57014")
         }),
         _ => false,
     }

@@ -16,7 +16,6 @@ use profilegraph_schema::{AppSchema, Db};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// The header that carries each request's id, in and out.
@@ -52,6 +51,41 @@ pub struct HttpSettings {
     pub production: bool,
 }
 
+/// How long a request may run.
+pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// Cut a request off after [`REQUEST_TIME_LIMIT`] with a GraphQL-shaped 503, so clients
+/// see the same `SERVICE_UNAVAILABLE` error as for any other overload.
+async fn time_limit(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    match tokio::time::timeout(REQUEST_TIME_LIMIT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request cut off after {REQUEST_TIME_LIMIT:?}");
+            let body = serde_json::json!({
+                "errors": [{
+                    "message": format!("the request took longer than {} s", REQUEST_TIME_LIMIT.as_secs()),
+                    "extensions": { "code": "SERVICE_UNAVAILABLE", "requestId": request_id },
+                }]
+            });
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(body),
+            )
+                .into_response()
+        }
+    }
+}
+
 /// The whole router, with request ids, tracing, a request timeout and panic isolation.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -66,10 +100,7 @@ pub fn router(state: AppState) -> Router {
         // Layers run bottom-up for requests: the id is set first, so the trace span and
         // every log line inside it carry it, and it is echoed back on the response.
         .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(10),
-        ))
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
