@@ -34,10 +34,8 @@ pub struct Config {
         long,
         env = "PROFILEGRAPH_NO_DEMO",
         global = true,
-        value_parser = clap::builder::BoolishValueParser::new(),
-        num_args = 0..=1,
-        default_missing_value = "true",
-        default_value = "false"
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub no_demo: bool,
 
@@ -48,10 +46,8 @@ pub struct Config {
         long,
         env = "PROFILEGRAPH_PRODUCTION",
         global = true,
-        value_parser = clap::builder::BoolishValueParser::new(),
-        num_args = 0..=1,
-        default_missing_value = "true",
-        default_value = "false"
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub production: bool,
 
@@ -99,10 +95,8 @@ pub struct Config {
         long,
         env = "PROFILEGRAPH_SQL_STATS",
         global = true,
-        value_parser = clap::builder::BoolishValueParser::new(),
-        num_args = 0..=1,
-        default_missing_value = "true",
-        default_value = "false"
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub sql_stats: bool,
 
