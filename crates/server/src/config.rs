@@ -120,7 +120,7 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Most database connections in the pool. SQLite allows one writer at a time, but
-    /// readers run side by side in WAL mode, so a small pool still helps there.
+    /// readers run side by side in WAL mode, so a small pool (at most 4) still helps there.
     #[arg(
         long,
         env = "PROFILEGRAPH_DB_MAX_CONNECTIONS",
