@@ -457,8 +457,8 @@ impl Client for SqlClient {
                 Work::Q3(pages) => ("Q3", q3(ctx, pages[step % pages.len()].as_ref()).await),
                 Work::Q4 { moves, index } => {
                     let m = &moves[(step / 2) % moves.len()];
-                    let (from, to) = m.from_to();
-                    if step % 2 == 0 {
+                    let (from, to) = m.whereabouts();
+                    if step.is_multiple_of(2) {
                         let outcome = move_contact(ctx, m.contact, from, to).await;
                         if outcome.is_ok() {
                             m.flip();

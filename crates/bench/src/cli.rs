@@ -81,6 +81,14 @@ pub struct Options {
     #[arg(long, default_value = "bench/chart.svg")]
     pub chart: PathBuf,
 
+    /// Don't run `ANALYZE` after seeding. By default the benchmark analyses the freshly
+    /// bulk-loaded tables, so the query planners see the data as they would on a database
+    /// that has been in use (PostgreSQL's autovacuum analyses soon after a load; SQLite
+    /// only ever has statistics if someone runs ANALYZE). With this flag both planners
+    /// work without statistics.
+    #[arg(long)]
+    pub no_analyze: bool,
+
     /// Keep the databases (and the SQLite file's folder) instead of removing them after
     /// the run, e.g. to look at the data or rerun queries by hand.
     #[arg(long)]
@@ -196,6 +204,8 @@ pub struct Settings {
     pub ceiling: bool,
     /// The pool size of the server and of the ceiling.
     pub db_max_connections: u32,
+    /// Whether `ANALYZE` ran after seeding.
+    pub analyze: bool,
 }
 
 impl Settings {
@@ -218,6 +228,7 @@ impl Settings {
             },
             ceiling: !options.no_ceiling,
             db_max_connections: options.db_max_connections,
+            analyze: !options.no_analyze,
         };
         if settings.clients == 0 || settings.runs == 0 {
             return Err(crate::Error::Usage(

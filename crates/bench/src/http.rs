@@ -109,8 +109,8 @@ impl HttpClient {
                 // Even steps move a contact to its other profile; odd steps leave a note on
                 // the profile it is in now. Each client walks its own moves in turn.
                 let m = &moves[(step / 2) % moves.len()];
-                let (now_in, next) = m.from_to();
-                if step % 2 == 0 {
+                let (now_in, next) = m.whereabouts();
+                if step.is_multiple_of(2) {
                     (
                         "move",
                         json!({ "query": Q4_MOVE_CONTACT, "variables": { "profileId": profile_gid(next), "contactId": contact_gid(m.contact) } }),

@@ -38,7 +38,7 @@ pub struct Move {
 
 impl Move {
     /// (where the contact is now, where it goes next).
-    pub fn from_to(&self) -> (Uuid, Uuid) {
+    pub fn whereabouts(&self) -> (Uuid, Uuid) {
         if self.is_away.load(Ordering::Relaxed) {
             (self.away, self.home)
         } else {

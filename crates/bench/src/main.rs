@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use cli::{Backend, Options, Settings, Shape};
@@ -155,6 +156,19 @@ async fn measure(
         .await
         .map_err(|e| Error::Setup(format!("the seed task failed: {e}")))??;
     let seed_s = seeding.elapsed().as_secs_f64();
+    if settings.analyze {
+        // Planner statistics: without them both databases plan a profile's timeline as a
+        // scan of every contact moment of the workspace (see the README).
+        let started = Instant::now();
+        let pool = fresh.pool(1).await?;
+        pool.execute_unprepared("ANALYZE").await?;
+        pool.close().await?;
+        eprintln!(
+            "== {}: ANALYZE took {:.1?}",
+            backend.name(),
+            started.elapsed()
+        );
+    }
 
     let log = std::env::temp_dir().join(format!(
         "profilegraph-bench-{}-{}.log",
