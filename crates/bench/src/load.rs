@@ -69,10 +69,8 @@ pub struct Run {
     pub error_examples: Vec<String>,
     /// Per operation: how often each statement count was seen, and latencies.
     pub ops: BTreeMap<String, OpStats>,
-    /// CPU seconds the server used during the window (server runs only).
-    pub server_cpu_s: Option<f64>,
-    /// CPU seconds this benchmark process used during the window.
-    pub bench_cpu_s: Option<f64>,
+    /// CPU seconds used during the window: server, this process, PostgreSQL, others.
+    pub cpu: crate::cpu::Usage,
 }
 
 /// One operation's part of a run.
@@ -97,12 +95,12 @@ struct Recorded {
 }
 
 /// Drive `clients` for `warmup` (not recorded) and then `duration`, all at once.
-/// `cpu` reports the CPU seconds used so far by the process under test, if any.
+/// `server_pid` is the process under test, whose CPU time is reported, if any.
 pub async fn drive(
     clients: Vec<Box<dyn Client>>,
     warmup: Duration,
     duration: Duration,
-    cpu: impl Fn() -> Option<f64>,
+    server_pid: Option<u32>,
     ticks_per_second: f64,
 ) -> Run {
     let start = Instant::now();
@@ -152,11 +150,9 @@ pub async fn drive(
     }
     // Take the CPU readings at the edges of the window.
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu_before = cpu();
-    let bench_before = crate::server::process_cpu_seconds(std::process::id(), ticks_per_second);
+    let before = crate::cpu::Snapshot::take(server_pid, ticks_per_second);
     tokio::time::sleep_until(end.into()).await;
-    let cpu_after = cpu();
-    let bench_after = crate::server::process_cpu_seconds(std::process::id(), ticks_per_second);
+    let cpu = before.until(&crate::cpu::Snapshot::take(server_pid, ticks_per_second));
 
     let mut all = Vec::new();
     let mut per_op: BTreeMap<&'static str, (Vec<u64>, BTreeMap<u64, u64>)> = BTreeMap::new();
@@ -219,8 +215,7 @@ pub async fn drive(
                 )
             })
             .collect(),
-        server_cpu_s: cpu_before.zip(cpu_after).map(|(a, b)| b - a),
-        bench_cpu_s: bench_before.zip(bench_after).map(|(a, b)| b - a),
+        cpu,
     }
 }
 

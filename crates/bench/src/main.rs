@@ -9,6 +9,7 @@
 
 mod ceiling;
 mod cli;
+mod cpu;
 mod database;
 mod error;
 mod http;
@@ -211,7 +212,7 @@ async fn measure(
                 clients,
                 settings.warmup(),
                 settings.duration(),
-                || server.cpu_seconds(ticks),
+                Some(server.pid()),
                 ticks,
             )
             .await;
@@ -225,14 +226,8 @@ async fn measure(
             let mut runs = Vec::new();
             for run in 0..settings.runs {
                 let clients = ceiling::clients(shape, &pool, &inputs, settings.clients).await?;
-                let result = load::drive(
-                    clients,
-                    settings.warmup(),
-                    settings.duration(),
-                    || None,
-                    ticks,
-                )
-                .await;
+                let result =
+                    load::drive(clients, settings.warmup(), settings.duration(), None, ticks).await;
                 progress(backend, shape, "ceiling", run, settings.runs, &result);
                 runs.push(result);
             }
@@ -252,7 +247,10 @@ async fn measure(
         });
     }
     let memory = server.memory().ok();
+    let log = server.log.clone();
     drop(server);
+    // The log only matters when something failed; this run went through.
+    let _ = std::fs::remove_file(log);
     pool.close().await?;
     Ok(BackendReport {
         backend,
@@ -266,7 +264,7 @@ async fn measure(
 
 fn progress(backend: Backend, shape: Shape, path: &str, run: usize, runs: usize, r: &load::Run) {
     eprintln!(
-        "{} {} {path} run {}/{runs}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
+        "{} {} {path} run {}/{runs}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors; CPU s: server {:.1}, bench {:.1}, postgres {:.1}, others {:.1} (machine {:.0}% busy){}",
         backend.name(),
         shape.name(),
         run + 1,
@@ -274,6 +272,11 @@ fn progress(backend: Backend, shape: Shape, path: &str, run: usize, runs: usize,
         r.p50_ms,
         r.p99_ms,
         r.errors,
+        r.cpu.server_s,
+        r.cpu.bench_s,
+        r.cpu.postgres_s,
+        r.cpu.others_s,
+        100.0 * r.cpu.machine_busy,
         r.error_examples
             .first()
             .map_or(String::new(), |e| format!(" (first: {e})"))

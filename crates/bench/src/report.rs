@@ -187,10 +187,14 @@ pub struct Summary {
     pub errors: u64,
     /// Per operation, statement count → requests, over all runs.
     pub statements: BTreeMap<String, BTreeMap<u64, u64>>,
-    /// Server CPU per request, ms (server runs only).
-    pub server_cpu_ms_per_request: Option<Spread>,
+    /// Server CPU per request, ms (0 for the ceiling).
+    pub server_cpu_ms_per_request: Spread,
     /// This process's CPU per request, ms.
-    pub bench_cpu_ms_per_request: Option<Spread>,
+    pub bench_cpu_ms_per_request: Spread,
+    /// PostgreSQL's CPU per request, ms (0 on SQLite, where the server does the work).
+    pub postgres_cpu_ms_per_request: Spread,
+    /// CPU seconds per second of window that other processes used (1.0 = a whole core).
+    pub others_cores: Spread,
     /// Every run.
     pub runs: Vec<Run>,
 }
@@ -208,12 +212,14 @@ impl Summary {
                 }
             }
         }
-        let per_request = |cpu: &dyn Fn(&Run) -> Option<f64>| -> Option<Spread> {
-            let values: Option<Vec<f64>> = runs
-                .iter()
-                .map(|r| cpu(r).map(|s| 1000.0 * s / (r.requests_per_s * duration_s).max(1.0)))
-                .collect();
-            values.filter(|v| !v.is_empty()).map(Spread::of)
+        // CPU is read over exactly the window; requests over the window plus the last
+        // in-flight ones, so this is per request started in the window.
+        let per_request = |cpu: &dyn Fn(&Run) -> f64| -> Spread {
+            Spread::of(
+                runs.iter()
+                    .map(|r| 1000.0 * cpu(r) / (r.requests_per_s * duration_s).max(1.0))
+                    .collect(),
+            )
         };
         Summary {
             requests_per_s: spread(&|r| r.requests_per_s),
@@ -221,8 +227,10 @@ impl Summary {
             p99_ms: spread(&|r| r.p99_ms),
             errors: runs.iter().map(|r| r.errors).sum(),
             statements,
-            server_cpu_ms_per_request: per_request(&|r| r.server_cpu_s),
-            bench_cpu_ms_per_request: per_request(&|r| r.bench_cpu_s),
+            server_cpu_ms_per_request: per_request(&|r| r.cpu.server_s),
+            bench_cpu_ms_per_request: per_request(&|r| r.cpu.bench_s),
+            postgres_cpu_ms_per_request: per_request(&|r| r.cpu.postgres_s),
+            others_cores: Spread::of(runs.iter().map(|r| r.cpu.others_s / duration_s).collect()),
             runs,
         }
     }
@@ -303,15 +311,21 @@ pub fn table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| backend | shape | req/s | p50 ms | p99 ms | SQL statements / request | errors | server CPU ms / req | ceiling sets/s | of ceiling |"
+        "| backend | shape | req/s | p50 ms | p99 ms | SQL statements / request | errors | CPU ms / req: server, PostgreSQL, load generator | ceiling sets/s | of ceiling | other load (cores) |"
     );
-    let _ = writeln!(out, "|---|---|--:|--:|--:|---|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|");
     for backend in &report.backends {
         for shape in &backend.shapes {
             let s = &shape.server;
+            let cpu = format!(
+                "{}, {}, {}",
+                num(s.server_cpu_ms_per_request.median),
+                num(s.postgres_cpu_ms_per_request.median),
+                num(s.bench_cpu_ms_per_request.median)
+            );
             let _ = writeln!(
                 out,
-                "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
                 backend.backend.name(),
                 shape.shape.name(),
                 shape.shape.title(),
@@ -320,8 +334,7 @@ pub fn table(report: &Report) -> String {
                 spread_text(&s.p99_ms, runs),
                 s.statements_text(),
                 s.errors,
-                s.server_cpu_ms_per_request
-                    .map_or("–".into(), |c| num(c.median)),
+                cpu,
                 shape
                     .ceiling
                     .as_ref()
@@ -329,6 +342,7 @@ pub fn table(report: &Report) -> String {
                 shape
                     .fraction_of_ceiling
                     .map_or("–".into(), |f| format!("{:.0}%", 100.0 * f)),
+                s.others_cores.max,
             );
         }
     }

@@ -203,11 +203,6 @@ impl Server {
             _ => Err(Error::Setup(format!("no VmHWM/VmRSS in {path}"))),
         }
     }
-
-    /// CPU seconds (user + system, all threads) the server has used so far.
-    pub fn cpu_seconds(&self, ticks_per_second: f64) -> Option<f64> {
-        process_cpu_seconds(self.pid(), ticks_per_second)
-    }
 }
 
 impl Drop for Server {
