@@ -3,10 +3,12 @@
 //! database and, on a shared machine, with whatever else runs (builds, tests); the
 //! "others" share says how much of the machine the run did not have.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 /// CPU seconds used so far, by whom.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Non-idle time of all CPUs, from /proc/stat.
     machine_busy: f64,
@@ -16,8 +18,9 @@ pub struct Snapshot {
     server: f64,
     /// This process.
     bench: f64,
-    /// Every process named `postgres`.
-    postgres: f64,
+    /// Every process named `postgres`, by pid: backends come and go, and a process
+    /// that exits takes its CPU time with it, so only per-process differences add up.
+    postgres: HashMap<u32, f64>,
 }
 
 /// CPU seconds used during a window, and the machine's load.
@@ -56,7 +59,14 @@ impl Snapshot {
         let total = later.machine_total - self.machine_total;
         let server_s = later.server - self.server;
         let bench_s = later.bench - self.bench;
-        let postgres_s = later.postgres - self.postgres;
+        // A backend that started in the window counts from zero; one that ended in it is
+        // lost (its time then shows up nowhere, not as a negative number).
+        let postgres_s = later
+            .postgres
+            .iter()
+            .map(|(pid, cpu)| cpu - self.postgres.get(pid).copied().unwrap_or(0.0))
+            .filter(|d| *d > 0.0)
+            .sum();
         Usage {
             server_s,
             bench_s,
@@ -82,10 +92,10 @@ fn machine(ticks: f64) -> Option<(f64, f64)> {
     Some(((total - idle) / ticks, total / ticks))
 }
 
-/// CPU seconds of every process named `postgres`.
-fn postgres(ticks: f64) -> f64 {
+/// CPU seconds of every process named `postgres`, by pid.
+fn postgres(ticks: f64) -> HashMap<u32, f64> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0.0;
+        return HashMap::new();
     };
     entries
         .filter_map(Result::ok)
@@ -94,6 +104,6 @@ fn postgres(ticks: f64) -> f64 {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|comm| comm.trim() == "postgres")
         })
-        .filter_map(|pid| crate::server::process_cpu_seconds(pid, ticks))
-        .sum()
+        .filter_map(|pid| crate::server::process_cpu_seconds(pid, ticks).map(|cpu| (pid, cpu)))
+        .collect()
 }

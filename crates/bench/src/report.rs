@@ -311,7 +311,7 @@ pub fn table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| backend | shape | req/s | p50 ms | p99 ms | SQL statements / request | errors | CPU ms / req: server, PostgreSQL, load generator | ceiling sets/s | of ceiling | other load (cores) |"
+        "| backend | shape | req/s | p50 ms | p99 ms | SQL statements / request | errors | CPU ms / req: server, PostgreSQL, load generator | ceiling sets/s | of ceiling | other load, cores: server / ceiling runs |"
     );
     let _ = writeln!(out, "|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|");
     for backend in &report.backends {
@@ -325,7 +325,7 @@ pub fn table(report: &Report) -> String {
             );
             let _ = writeln!(
                 out,
-                "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+                "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} / {} |",
                 backend.backend.name(),
                 shape.shape.name(),
                 shape.shape.title(),
@@ -343,6 +343,10 @@ pub fn table(report: &Report) -> String {
                     .fraction_of_ceiling
                     .map_or("–".into(), |f| format!("{:.0}%", 100.0 * f)),
                 s.others_cores.max,
+                shape
+                    .ceiling
+                    .as_ref()
+                    .map_or("–".into(), |c| format!("{:.2}", c.others_cores.max)),
             );
         }
     }
