@@ -134,6 +134,10 @@ impl Server {
             .env("PROFILEGRAPH_LISTEN", format!("127.0.0.1:{port}"))
             .env("PROFILEGRAPH_NO_DEMO", "1")
             .env("PROFILEGRAPH_SQL_STATS", "1")
+            // The benchmark measures the server, not its rate limiter: one token drives
+            // millions of cost units a minute here.
+            .env("PROFILEGRAPH_RATE_LIMIT_TOKEN", "1000000000000")
+            .env("PROFILEGRAPH_RATE_LIMIT_WORKSPACE", "1000000000000")
             .env(
                 "PROFILEGRAPH_DB_MAX_CONNECTIONS",
                 max_connections.to_string(),
