@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_tenancy;
 mod m20261121_000002_profiles;
 mod m20261122_000003_search;
+mod m20261122_000004_idempotency;
 mod util;
 
 /// Every migration, in order.
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_tenancy::Migration),
             Box::new(m20261121_000002_profiles::Migration),
             Box::new(m20261122_000003_search::Migration),
+            Box::new(m20261122_000004_idempotency::Migration),
         ]
     }
 }

@@ -40,10 +40,13 @@ pub struct TestApp {
     pub db: Db,
     /// The token the demo seed printed: `read,write,admin` on the demo workspace.
     pub demo_token: String,
-    /// The URL of this test's database, as the server was started with it.
+    /// The URL of this test's database. The server was started with it, unless
+    /// [`spawn_app_with`] pointed the server elsewhere (e.g. at a proxy in front of it).
     pub db_url: String,
     /// Which backend this is.
     pub backend: Backend,
+    /// The server's task: still running unless it stopped (or crashed).
+    pub server: tokio::task::JoinHandle<profilegraph::error::Result<()>>,
     _cleanup: Cleanup,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -63,6 +66,17 @@ enum Cleanup {
 /// is set but the server cannot be reached, this panics: in CI an unreachable PostgreSQL is
 /// a failure, not a reason to skip.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `configure` (limits, production mode, pool size,
+/// timeouts, …). The demo workspace is seeded even where the settings would skip it.
+/// `configure` may also point `database_url` at another way to the same fresh database
+/// (e.g. a proxy); [`TestApp::db_url`] stays the direct URL.
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     let (db_url, cleanup) = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join("profilegraph-tests");
@@ -93,19 +107,31 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     // Started like `serve` does it, but on a random port and with the demo seeded.
     let mut config = Config::for_database(db_url.clone());
     config.no_demo = false;
+    configure(&mut config);
+    let seeds_demo = !config.no_demo && !config.production;
     let prepared = app::prepare(&config)
         .await
-        .unwrap_or_else(|e| panic!("cannot prepare the app on {db_url}: {e}"));
-    let demo_token = prepared
-        .demo_token
-        .expect("a brand-new database gets the demo workspace and its token");
+        .unwrap_or_else(|e| panic!("cannot prepare the app on {}: {e}", config.database_url));
+    let demo_token = match prepared.demo_token {
+        Some(token) => token,
+        None => {
+            assert!(
+                !seeds_demo,
+                "a brand-new database gets the demo workspace and its token"
+            );
+            profilegraph::demo::seed(&prepared.state.db)
+                .await
+                .expect("seed the demo")
+                .token
+        }
+    };
     let db = prepared.state.db.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    tokio::spawn(app::run(listener, prepared.state, async move {
+    let server = tokio::spawn(app::run(listener, prepared.state, async move {
         let _ = shutdown_rx.await;
     }));
 
@@ -119,6 +145,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         demo_token,
         db_url,
         backend,
+        server,
         _cleanup: cleanup,
         shutdown: Some(shutdown_tx),
     })

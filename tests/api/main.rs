@@ -7,11 +7,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod http;
+mod idempotency;
+mod limits;
+mod proxy;
 mod support;
 
 mod auth;
 mod batching;
 mod docs;
+mod faults;
 mod fields;
 mod foundation;
 mod fuzz_findings;

@@ -31,6 +31,8 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     Agents,
+    #[sea_orm(has_many = "super::idempotency_keys::Entity")]
+    IdempotencyKeys,
     #[sea_orm(
         belongs_to = "super::workspaces::Entity",
         from = "Column::WorkspaceId",
@@ -44,6 +46,12 @@ pub enum Relation {
 impl Related<super::agents::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Agents.def()
+    }
+}
+
+impl Related<super::idempotency_keys::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::IdempotencyKeys.def()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod channels;
 pub mod contact_moments;
 pub mod contacts;
 pub mod custom_fields;
+pub mod idempotency_keys;
 pub mod notes;
 pub mod profile_field_values;
 pub mod profiles;

@@ -6,6 +6,7 @@ pub use super::channels::Entity as Channels;
 pub use super::contact_moments::Entity as ContactMoments;
 pub use super::contacts::Entity as Contacts;
 pub use super::custom_fields::Entity as CustomFields;
+pub use super::idempotency_keys::Entity as IdempotencyKeys;
 pub use super::notes::Entity as Notes;
 pub use super::profile_field_values::Entity as ProfileFieldValues;
 pub use super::profiles::Entity as Profiles;

@@ -28,6 +28,8 @@ pub enum Relation {
     Contacts,
     #[sea_orm(has_many = "super::custom_fields::Entity")]
     CustomFields,
+    #[sea_orm(has_many = "super::idempotency_keys::Entity")]
+    IdempotencyKeys,
     #[sea_orm(has_many = "super::notes::Entity")]
     Notes,
     #[sea_orm(has_many = "super::profile_field_values::Entity")]
@@ -69,6 +71,12 @@ impl Related<super::contacts::Entity> for Entity {
 impl Related<super::custom_fields::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::CustomFields.def()
+    }
+}
+
+impl Related<super::idempotency_keys::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::IdempotencyKeys.def()
     }
 }
 

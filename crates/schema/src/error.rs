@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use serde::Serialize;
 
 use crate::auth::Scope;
@@ -101,24 +101,56 @@ impl Error {
     }
 }
 
+/// Whether `err` means the database is out of reach rather than a bug: the pool cannot
+/// hand out a connection (the database is down or saturated), or the connection broke
+/// under a statement (closed socket, server shutting down or restarting). That is worth
+/// a retry.
+fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            connection_lost(e)
+        }
+        _ => false,
+    }
+}
+
+/// A statement failed because its connection went away.
+fn connection_lost(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        // PostgreSQL's connection exceptions (class 08), and the server ending sessions as
+        // it shuts down or restarts, or refusing them while it starts (57P01 to 57P03);
+        // and a statement cut off by `statement_timeout` (57014): the database is too
+        // busy to answer in time, which a retry later may not be.
+        Sqlx::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "57014")
+        }),
+        _ => false,
+    }
+}
+
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
-        // A pool that cannot hand out a connection means the database is down or saturated:
-        // that is worth a retry, unlike a bug.
-        match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(err),
-            other => Error::Database(other),
+        if is_unavailable(&err) {
+            Error::Unavailable(err)
+        } else {
+            Error::Database(err)
         }
     }
 }
 
 impl From<Arc<DbErr>> for Error {
     fn from(err: Arc<DbErr>) -> Self {
-        match &*err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-                Error::Unavailable(DbErr::Custom(err.to_string()))
-            }
-            _ => Error::Loader(err),
+        if is_unavailable(&err) {
+            Error::Unavailable(DbErr::Custom(err.to_string()))
+        } else {
+            Error::Loader(err)
         }
     }
 }
@@ -143,5 +175,39 @@ impl From<Error> for async_graphql::Error {
             extensions.set("field", field.as_str());
         }
         gql
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlx_err(err: sea_orm::sqlx::Error) -> RuntimeErr {
+        RuntimeErr::SqlxError(Arc::new(err))
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_bad_statement_is_internal() {
+        let eof =
+            || sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        for err in [
+            DbErr::Query(sqlx_err(eof())),
+            DbErr::Exec(sqlx_err(eof())),
+            DbErr::Exec(sqlx_err(sea_orm::sqlx::Error::WorkerCrashed)),
+            DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+        ] {
+            assert_eq!(Error::from(err).code(), ErrorCode::ServiceUnavailable);
+        }
+        assert_eq!(
+            Error::from(Arc::new(DbErr::Query(sqlx_err(eof())))).code(),
+            ErrorCode::ServiceUnavailable
+        );
+        for err in [
+            DbErr::Query(sqlx_err(sea_orm::sqlx::Error::RowNotFound)),
+            DbErr::Exec(sqlx_err(sea_orm::sqlx::Error::Protocol("odd".into()))),
+            DbErr::Custom("bug".into()),
+        ] {
+            assert_eq!(Error::from(err).code(), ErrorCode::Internal);
+        }
     }
 }

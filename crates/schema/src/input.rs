@@ -65,6 +65,15 @@ pub fn check_list_len<T>(items: &[T], field: &str) -> Result<()> {
     Ok(())
 }
 
+/// A search term: trimmed, at most 200 characters, no control characters. Empty means
+/// no filter.
+pub fn parse_search(raw: Option<&str>, field: &str) -> Result<Option<String>> {
+    let Some(term) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    Text::parse(term, 200, field).map(|t| Some(t.into_inner()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,13 +90,4 @@ mod tests {
         assert!(Text::parse("a\nb", 10, "name").is_err());
         assert!(Text::parse_multiline("a\nb", 10, "body").is_ok());
     }
-}
-
-/// A search term: trimmed, at most 200 characters, no control characters. Empty means
-/// no filter.
-pub fn parse_search(raw: Option<&str>, field: &str) -> Result<Option<String>> {
-    let Some(term) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    Text::parse(term, 200, field).map(|t| Some(t.into_inner()))
 }

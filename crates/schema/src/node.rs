@@ -95,6 +95,7 @@ impl NodeQuery {
 
     /// Fetch several objects by global id, in the order given; null for each that doesn't
     /// exist in this workspace. At most 100 ids.
+    #[graphql(complexity = "ids.len().max(1) * child_complexity")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

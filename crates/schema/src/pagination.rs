@@ -143,6 +143,14 @@ fn size(value: Option<i32>, field: &str) -> Result<u64> {
     }
 }
 
+/// What a connection field costs in the complexity budget: its page size (`first` or
+/// `last`, the default when absent, capped at the maximum) times what one item costs.
+pub fn cost(size: Option<i32>, child_complexity: usize) -> usize {
+    let size = size.map_or(DEFAULT_PAGE_SIZE, |n| u64::try_from(n).unwrap_or(1));
+    let size = usize::try_from(size.clamp(1, MAX_PAGE_SIZE)).unwrap_or(1);
+    size.saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// One page of rows, in list order, with what the connection needs to describe it.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

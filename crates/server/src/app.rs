@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::database;
 use crate::error::{Error, Result};
+use crate::http::guard::{DocumentLimits, GuardFactory};
+use crate::http::rate_limit::RateLimiter;
 use crate::http::{self, AppState, HttpSettings};
 
 /// A server ready to accept requests: migrated database, built schema.
@@ -19,16 +21,49 @@ pub struct Prepared {
     pub demo_token: Option<String>,
 }
 
+/// The operation limits' defaults (see [`Config`] for the flags that change the first
+/// four). Each refuses an operation before any resolver or SQL runs.
+pub mod limits {
+    /// Deepest selection nesting.
+    pub const DEPTH: usize = 12;
+    /// Largest complexity: every field costs 1 and a connection costs its page size times
+    /// one item. The profile page (Q1) costs 278 and a look-up page (Q2) 161; a full
+    /// 100-profile export page with each profile's contacts, their 10 latest tickets and
+    /// 10 notes (Q3) costs 11,801 and must pass; two of those in one document must not.
+    pub const COMPLEXITY: usize = 15_000;
+    /// Parser recursion (nested fragments, lists of lists): the stack-overflow guard of
+    /// RUSTSEC-2022-0037.
+    pub const RECURSION: usize = 32;
+    /// Directives on one field (GHSA-5gc2-7c65-8fq8).
+    pub const DIRECTIVES: usize = 5;
+    /// Aliases in one document.
+    pub const ALIASES: usize = 30;
+    /// Fields at the root of one operation.
+    pub const ROOT_FIELDS: usize = 20;
+}
+
 /// Build the executable schema with its operation limits.
-pub fn schema(db: Db) -> AppSchema {
-    profilegraph_schema::builder(db)
-        // Deep or self-similar queries are the cheapest way to make a GraphQL server do
-        // unbounded work; refuse them before any resolver runs.
-        .limit_depth(12)
-        .limit_complexity(1_000)
-        .limit_recursive_depth(32)
-        .limit_directives(5)
-        .finish()
+pub fn schema(db: Db, config: &Config) -> AppSchema {
+    let mut builder = profilegraph_schema::builder(db)
+        // Deep, wide or self-similar queries are the cheapest way to make a GraphQL server
+        // do unbounded work; refuse them before any resolver runs.
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .limit_recursive_depth(limits::RECURSION)
+        .limit_directives(limits::DIRECTIVES)
+        .extension(GuardFactory(DocumentLimits {
+            max_aliases: config.max_aliases,
+            max_root_fields: config.max_root_fields,
+        }))
+        .data(Arc::new(RateLimiter::new(
+            config.rate_limit_per_token,
+            config.rate_limit_per_workspace,
+        )));
+    if config.production {
+        // "Did you mean …?" hints map the schema out for someone probing it.
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// Connect, migrate, and (on a brand-new database, unless disabled) seed the demo.
@@ -43,34 +78,79 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         "database ready"
     );
     let db = Db::new(conn);
-    let demo_token = if brand_new && !config.no_demo {
+    let demo_token = if brand_new && !config.no_demo && !config.production {
         Some(crate::demo::seed(&db).await?.token)
     } else {
         None
     };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState {
-        schema: schema(db.clone()),
+        schema: schema(db.clone(), config),
         executor: tokio_util::task::LocalPoolHandle::new(workers),
         db,
         settings: Arc::new(HttpSettings {
-            graphiql: true,
+            graphiql: !config.production,
             sql_stats: config.sql_stats,
+            production: config.production,
         }),
     };
     Ok(Prepared { state, demo_token })
 }
 
-/// Serve `state` on `listener` until `shutdown` resolves, then let requests in flight
-/// finish.
+/// How long a client may take to send a request's head. Without it, a client that
+/// sends half a request and stalls would hold its connection open forever (slowloris),
+/// and keep a shutting-down process from exiting.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serve `state` on `listener` until `shutdown` resolves, then stop accepting and let
+/// requests in flight finish.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let router = http::router(state);
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(router.clone());
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(err) = connection.await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    // Refuse new connections at once; finish the requests of the open ones.
+    drop(listener);
+    graceful.shutdown().await;
     Ok(())
 }
 
@@ -111,4 +191,14 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+    // Requests get 10 s each; if something still hangs long after, don't let it keep the
+    // process from exiting (orchestrators kill at 30 s anyway, without our log line).
+    tokio::spawn(async {
+        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+        tracing::error!("requests still running {SHUTDOWN_DEADLINE:?} after the signal; exiting");
+        std::process::exit(1);
+    });
 }
+
+/// How long after SIGTERM the process exits even if requests are still running.
+pub const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(25);

@@ -80,6 +80,21 @@ pub enum TokenCommand {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
+    /// List a workspace's tokens: prefix, name, scopes and times (never the secret).
+    List {
+        /// The workspace's slug.
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke a token; it stops working at once.
+    Revoke {
+        /// The workspace's slug.
+        #[arg(long)]
+        workspace: String,
+        /// The token's display prefix as `token list` shows it (e.g. `pgr_AbCd1234`).
+        #[arg(long)]
+        prefix: String,
+    },
 }
 
 /// Parse the command line, run it, and turn the outcome into an exit code.
@@ -124,9 +139,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }) => {
             let scopes: Scopes = scopes.parse().map_err(Error::Usage)?;
             let db = migrated(&config).await?;
-            let workspace = workspaces::find_by_slug(&db.conn, &workspace)
-                .await?
-                .ok_or_else(|| Error::Usage(format!("no workspace with slug `{workspace}`")))?;
+            let workspace = find_workspace(&db, &workspace).await?;
             let expires_at = expires_in_days
                 .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
             let token =
@@ -136,6 +149,40 @@ pub async fn run(cli: Cli) -> Result<()> {
                 token.row.display_prefix, workspace.slug, scopes
             );
             println!("{}", token.plaintext);
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { workspace }) => {
+            let db = migrated(&config).await?;
+            let workspace = find_workspace(&db, &workspace).await?;
+            let fmt = |t: Option<chrono::DateTime<chrono::FixedOffset>>| {
+                t.map_or_else(
+                    || "-".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M").to_string(),
+                )
+            };
+            println!(
+                "{:<14} {:<20} {:<18} {:<16} {:<16} {:<16} {:<16}",
+                "PREFIX", "NAME", "SCOPES", "CREATED", "LAST USED", "EXPIRES", "REVOKED"
+            );
+            for token in tokens::list(&db.conn, workspace.id).await? {
+                println!(
+                    "{:<14} {:<20} {:<18} {:<16} {:<16} {:<16} {:<16}",
+                    token.display_prefix,
+                    token.name,
+                    token.scopes,
+                    fmt(Some(token.created_at)),
+                    fmt(token.last_used_at),
+                    fmt(token.expires_at),
+                    fmt(token.revoked_at),
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { workspace, prefix }) => {
+            let db = migrated(&config).await?;
+            let workspace = find_workspace(&db, &workspace).await?;
+            let token = tokens::revoke(&db.conn, workspace.id, &prefix).await?;
+            println!("revoked {} ({})", token.display_prefix, token.name);
             Ok(())
         }
         Command::Seed { size, name } => seed(&config, &size, &name).await,
@@ -170,6 +217,15 @@ async fn seed(config: &Config, size: &str, name: &str) -> Result<()> {
     );
     println!("{}", seeded.token);
     Ok(())
+}
+
+async fn find_workspace(
+    db: &profilegraph_schema::Db,
+    slug: &str,
+) -> Result<entity::workspaces::Model> {
+    workspaces::find_by_slug(&db.conn, slug)
+        .await?
+        .ok_or_else(|| Error::Usage(format!("no workspace with slug `{slug}`")))
 }
 
 async fn migrated(config: &Config) -> Result<profilegraph_schema::Db> {

@@ -34,12 +34,59 @@ pub struct Config {
         long,
         env = "PROFILEGRAPH_NO_DEMO",
         global = true,
-        value_parser = clap::builder::BoolishValueParser::new(),
-        num_args = 0..=1,
-        default_missing_value = "true",
-        default_value = "false"
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub no_demo: bool,
+
+    /// Production mode: no GraphiQL, no "did you mean" suggestions, no demo seeding, and
+    /// error messages reduced to their code and the request id (the detail goes to the
+    /// log only).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_PRODUCTION",
+        global = true,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub production: bool,
+
+    /// Deepest selection nesting an operation may have.
+    #[arg(long, env = "PROFILEGRAPH_MAX_DEPTH", default_value_t = crate::app::limits::DEPTH, global = true)]
+    pub max_depth: usize,
+
+    /// Largest complexity an operation may have: every field costs 1, a connection its
+    /// page size times one item (a profile page costs 278, a 100-profile export page
+    /// 11,801).
+    #[arg(long, env = "PROFILEGRAPH_MAX_COMPLEXITY", default_value_t = crate::app::limits::COMPLEXITY, global = true)]
+    pub max_complexity: usize,
+
+    /// Most aliases in one document.
+    #[arg(long, env = "PROFILEGRAPH_MAX_ALIASES", default_value_t = crate::app::limits::ALIASES, global = true)]
+    pub max_aliases: usize,
+
+    /// Most fields at the root of one operation.
+    #[arg(long, env = "PROFILEGRAPH_MAX_ROOT_FIELDS", default_value_t = crate::app::limits::ROOT_FIELDS, global = true)]
+    pub max_root_fields: usize,
+
+    /// Query cost one token may spend per minute (cost = the operation's complexity: a
+    /// profile page costs about 280, a 100-profile export page about 12,000).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_RATE_LIMIT_TOKEN",
+        default_value_t = 1_000_000,
+        global = true
+    )]
+    pub rate_limit_per_token: u64,
+
+    /// Query cost all tokens of one workspace may spend together per minute.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_RATE_LIMIT_WORKSPACE",
+        default_value_t = 3_000_000,
+        global = true
+    )]
+    pub rate_limit_per_workspace: u64,
 
     /// Report how many SQL statements each GraphQL request ran, in the response header
     /// `x-sql-statements`. For benchmarks and debugging; it tells clients about internals,
@@ -48,10 +95,8 @@ pub struct Config {
         long,
         env = "PROFILEGRAPH_SQL_STATS",
         global = true,
-        value_parser = clap::builder::BoolishValueParser::new(),
-        num_args = 0..=1,
-        default_missing_value = "true",
-        default_value = "false"
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub sql_stats: bool,
 
@@ -75,7 +120,7 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Most database connections in the pool. SQLite allows one writer at a time, but
-    /// readers run side by side in WAL mode, so a small pool still helps there.
+    /// readers run side by side in WAL mode, so a small pool (at most 4) still helps there.
     #[arg(
         long,
         env = "PROFILEGRAPH_DB_MAX_CONNECTIONS",
@@ -109,6 +154,13 @@ impl Config {
             database_url: database_url.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_demo: true,
+            production: false,
+            max_depth: crate::app::limits::DEPTH,
+            max_complexity: crate::app::limits::COMPLEXITY,
+            max_aliases: crate::app::limits::ALIASES,
+            max_root_fields: crate::app::limits::ROOT_FIELDS,
+            rate_limit_per_token: 1_000_000,
+            rate_limit_per_workspace: 3_000_000,
             sql_stats: true,
             log: "info".into(),
             log_format: LogFormat::Text,

@@ -4,6 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
@@ -14,11 +15,21 @@ use crate::error::Result;
 /// this instead of failing with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most connections a SQLite pool gets, whatever `--db-max-connections` says.
+pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+
 /// Open the pool described by `config`, creating a SQLite file if it does not exist.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
+    // SQLite runs each connection on its own thread with its own page cache; on a small
+    // machine a few readers beside the one writer are plenty, and more only cost memory.
+    let max_connections = if is_sqlite(&config.database_url) {
+        config.db_max_connections.clamp(1, SQLITE_MAX_CONNECTIONS)
+    } else {
+        config.db_max_connections.max(1)
+    };
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
-        .max_connections(config.db_max_connections.max(1))
+        .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(config.db_acquire_timeout())
         .connect_timeout(config.db_acquire_timeout())
@@ -32,7 +43,20 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-        });
+        })
+        // A runaway statement is cut off by PostgreSQL itself, well inside the 10 s
+        // request limit, instead of holding a connection after its client gave up.
+        .map_sqlx_postgres_opts(|opts: PgConnectOptions| {
+            opts.options([
+                ("statement_timeout", "5s"),
+                ("idle_in_transaction_session_timeout", "10s"),
+            ])
+        })
+        // Pinging every connection before every statement would double the round trips of
+        // a request. Ping only connections that sat idle long enough to have gone stale
+        // (a restart, a firewall's idle cut); a connection that breaks mid-use is dropped
+        // by the pool, and the request gets SERVICE_UNAVAILABLE.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30));
     let mut conn = Database::connect(options).await?;
     profilegraph_schema::exec::count_statements(&mut conn);
     Ok(conn)

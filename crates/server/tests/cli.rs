@@ -146,6 +146,9 @@ fn help_works_for_every_subcommand() {
             &["--workspace", "--scopes", "--name", "--expires-in-days"],
         ),
         (&["demo", "--help"], &["demo"]),
+        (&["token", "list", "--help"], &["--workspace"]),
+        (&["token", "revoke", "--help"], &["--workspace", "--prefix"]),
+        (&["seed", "--help"], &["--size", "--name"]),
     ];
     for (args, expected) in cases {
         let out = run_ok(None, args);
@@ -234,6 +237,55 @@ async fn workspace_and_token_create() {
         expires_in > chrono::Duration::days(6) && expires_in <= chrono::Duration::days(7),
         "expires in 7 days: {expires_in}"
     );
+
+    // `token list` shows the prefix, name and scopes, never the secret.
+    let listed = run_ok(Some(&db), &["token", "list", "--workspace", "acme-shoes-2"]);
+    assert!(listed.contains(&row.display_prefix), "{listed}");
+    assert!(
+        listed.contains("shop") && listed.contains("read"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&expiring),
+        "the secret is never shown: {listed}"
+    );
+
+    // `token revoke` stops it at once; the other token keeps working.
+    let out = run_ok(
+        Some(&db),
+        &[
+            "token",
+            "revoke",
+            "--workspace",
+            "acme-shoes-2",
+            "--prefix",
+            &row.display_prefix,
+        ],
+    );
+    assert!(out.contains("revoked"), "{out}");
+    assert!(tokens::authenticate(&conn, &expiring).await.is_err());
+    assert!(tokens::authenticate(&conn, &token).await.is_ok());
+    let listed = run_ok(Some(&db), &["token", "list", "--workspace", "acme-shoes-2"]);
+    assert!(
+        listed
+            .lines()
+            .nth(1)
+            .is_some_and(|line| !line.trim_end().ends_with('-')),
+        "the revoked time is listed: {listed}"
+    );
+    // A prefix of another workspace's token, or none at all, is refused.
+    let refused = run(
+        Some(&db),
+        &[
+            "token",
+            "revoke",
+            "--workspace",
+            "acme-shoes",
+            "--prefix",
+            &row.display_prefix,
+        ],
+    );
+    assert!(!refused.status.success());
 }
 
 #[test]

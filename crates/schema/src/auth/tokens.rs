@@ -143,6 +143,50 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, token: &str) -> Result<Vie
     })
 }
 
+/// Every token of a workspace, oldest first (never the secret: it isn't stored).
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+) -> Result<Vec<api_tokens::Model>> {
+    use sea_orm::QueryOrder;
+    Ok(api_tokens::Entity::find()
+        .filter(api_tokens::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(api_tokens::Column::CreatedAt)
+        .order_by_asc(api_tokens::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Revoke the workspace's token whose display prefix is `prefix`. NOT_FOUND when none
+/// matches; CONFLICT when several do (ask for a longer prefix rather than guess).
+pub async fn revoke<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    prefix: &str,
+) -> Result<api_tokens::Model> {
+    let matching: Vec<api_tokens::Model> = list(db, workspace_id)
+        .await?
+        .into_iter()
+        .filter(|t| t.display_prefix.starts_with(prefix) && !prefix.is_empty())
+        .collect();
+    let token = match matching.as_slice() {
+        [] => return Err(Error::NotFound("ApiToken")),
+        [one] => one.clone(),
+        _ => {
+            return Err(Error::Conflict(format!(
+                "{} tokens start with `{prefix}`",
+                matching.len()
+            )));
+        }
+    };
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    let mut active: api_tokens::ActiveModel = token.into();
+    active.revoked_at = Set(Some(crate::db::now()));
+    Ok(active.update(db).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ impl ContactQuery {
     }
 
     /// The workspace's contacts, newest first.
+    #[graphql(complexity = "crate::pagination::cost(first, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,

@@ -51,6 +51,7 @@ impl Contact {
     }
 
     /// This contact's conversations, newest first (by last message).
+    #[graphql(complexity = "crate::pagination::cost(first, child_complexity)")]
     async fn contact_moments(
         &self,
         ctx: &Context<'_>,

@@ -31,6 +31,7 @@ impl MomentQuery {
     }
 
     /// Every contact moment of the workspace, newest first by last message.
+    #[graphql(complexity = "crate::pagination::cost(first, child_complexity)")]
     async fn contact_moments(
         &self,
         ctx: &Context<'_>,

@@ -67,6 +67,7 @@ impl ProfileQuery {
 
     /// All profiles of the workspace ("All profiles"), with look-up. Sorted by name
     /// unless `orderBy` says otherwise.
+    #[graphql(complexity = "crate::pagination::cost(first.or(last), child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn profiles(
         &self,

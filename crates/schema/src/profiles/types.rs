@@ -107,6 +107,7 @@ impl Profile {
     }
 
     /// Notes agents keep on this profile, newest first.
+    #[graphql(complexity = "crate::pagination::cost(first, child_complexity)")]
     async fn notes(
         &self,
         ctx: &Context<'_>,
@@ -120,6 +121,7 @@ impl Profile {
 
     /// The timeline: every conversation of every contact of this profile, newest first by
     /// last message.
+    #[graphql(complexity = "crate::pagination::cost(first, child_complexity)")]
     async fn contact_moments(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,270 @@
+//! The command line, and the settings a run resolves it to.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+/// profilegraph-bench: run the profilegraph server as a separate process on fresh SQLite
+/// and PostgreSQL databases, drive the query shapes Q1 to Q4 with concurrent clients, and
+/// compare each with the hand-written SQL the loaders should issue (the ceiling).
+#[derive(Debug, Parser)]
+#[command(name = "profilegraph-bench", version, about, long_about = None)]
+pub struct Options {
+    /// The databases to run on, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Backend::Sqlite, Backend::Postgres])]
+    pub backends: Vec<Backend>,
+
+    /// How much data `profilegraph seed` puts into each fresh database (s: 1k profiles,
+    /// m: 10k, l: 100k). Default m (s with --quick).
+    #[arg(long, value_enum)]
+    pub size: Option<Size>,
+
+    /// Concurrent clients, each with one request in flight at a time.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+
+    /// Seconds each run measures. Default 10 (2 with --quick).
+    #[arg(long)]
+    pub duration: Option<f64>,
+
+    /// Seconds each run drives the load before it starts measuring, so connections,
+    /// caches and the database's buffers are warm. Default 3 (1 with --quick).
+    #[arg(long)]
+    pub warmup: Option<f64>,
+
+    /// Runs per query shape; the report gives their median and their spread. Default 3
+    /// (1 with --quick).
+    #[arg(long)]
+    pub runs: Option<usize>,
+
+    /// A smoke test: size s, 2 s runs after 1 s of warm-up, one run each. Explicit
+    /// --size, --duration, --warmup or --runs still win.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// The query shapes to drive, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Shape::Q1, Shape::Q2, Shape::Q3, Shape::Q4])]
+    pub shapes: Vec<Shape>,
+
+    /// Skip the hand-written SQL ceiling runs.
+    #[arg(long)]
+    pub no_ceiling: bool,
+
+    /// The `profilegraph` binary to run. Without it, the benchmark builds it with
+    /// `cargo build --release -p profilegraph` when started through cargo, and otherwise
+    /// looks beside its own executable, then in `$CARGO_TARGET_DIR/release` and
+    /// `target/release`.
+    #[arg(long, env = "PROFILEGRAPH_BIN")]
+    pub server_bin: Option<PathBuf>,
+
+    /// An administrative PostgreSQL URL: the benchmark creates (and afterwards drops) its
+    /// own database on that server, so the user must be allowed to create databases.
+    #[arg(
+        long,
+        env = "BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
+
+    /// The size of the server's database pool (its `--db-max-connections`); the ceiling
+    /// uses a pool of the same size, so both get the same parallelism in the database.
+    #[arg(long, default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// Where the results go as JSON (the folder is created).
+    #[arg(long, default_value = "bench/results.json")]
+    pub out: PathBuf,
+
+    /// Where the SVG chart of throughput and latency goes.
+    #[arg(long, default_value = "bench/chart.svg")]
+    pub chart: PathBuf,
+
+    /// Don't run `ANALYZE` after seeding. By default the benchmark analyses the freshly
+    /// bulk-loaded tables, so the query planners see the data as they would on a database
+    /// that has been in use (PostgreSQL's autovacuum analyses soon after a load; SQLite
+    /// only ever has statistics if someone runs ANALYZE). With this flag both planners
+    /// work without statistics.
+    #[arg(long)]
+    pub no_analyze: bool,
+
+    /// Keep the databases (and the SQLite file's folder) instead of removing them after
+    /// the run, e.g. to look at the data or rerun queries by hand.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// A database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A SQLite file in a temporary folder.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server of `--postgres-url`.
+    Postgres,
+}
+
+impl Backend {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The data size `profilegraph seed --size` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Size {
+    /// 1k profiles, 3k contacts, 10k contact moments.
+    S,
+    /// 10k profiles, 30k contacts, 100k contact moments.
+    M,
+    /// 100k profiles, 300k contacts, 1M contact moments.
+    L,
+}
+
+impl Size {
+    /// The argument `profilegraph seed --size` takes.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Size::S => "s",
+            Size::M => "m",
+            Size::L => "l",
+        }
+    }
+
+    /// What the seed command makes for this size.
+    pub fn counts(self) -> profilegraph::seed::Size {
+        match self {
+            Size::S => profilegraph::seed::Size::S,
+            Size::M => profilegraph::seed::Size::M,
+            Size::L => profilegraph::seed::Size::L,
+        }
+    }
+}
+
+/// A query shape of issue 4 (see `profilegraph::shapes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// The profile page of one profile.
+    Q1,
+    /// The look-up list: 20 profiles matching a search, with their contacts.
+    Q2,
+    /// A partner's export page: 100 profiles with everything under them.
+    Q3,
+    /// Writes: `attachContact(move: true)` back and forth, alternating with `createNote`.
+    Q4,
+}
+
+impl Shape {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Q1 => "Q1",
+            Shape::Q2 => "Q2",
+            Shape::Q3 => "Q3",
+            Shape::Q4 => "Q4",
+        }
+    }
+
+    /// What the shape stands for, for the table.
+    pub fn title(self) -> &'static str {
+        match self {
+            Shape::Q1 => "profile page",
+            Shape::Q2 => "look-up list",
+            Shape::Q3 => "export page (100)",
+            Shape::Q4 => "move + note",
+        }
+    }
+}
+
+/// The options with --quick and the defaults applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// The backends, in order.
+    pub backends: Vec<Backend>,
+    /// The data size.
+    pub size: Size,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Measured seconds per run.
+    pub duration_s: f64,
+    /// Warm-up seconds per run.
+    pub warmup_s: f64,
+    /// Runs per shape.
+    pub runs: usize,
+    /// The shapes, in order.
+    pub shapes: Vec<Shape>,
+    /// Whether the ceiling runs.
+    pub ceiling: bool,
+    /// The pool size of the server and of the ceiling.
+    pub db_max_connections: u32,
+    /// Whether `ANALYZE` ran after seeding.
+    pub analyze: bool,
+}
+
+impl Settings {
+    /// Resolve `options`: an explicit value wins, then --quick, then the default.
+    pub fn resolve(options: &Options) -> crate::Result<Self> {
+        let quick = options.quick;
+        let settings = Settings {
+            backends: dedup(&options.backends),
+            size: options
+                .size
+                .unwrap_or(if quick { Size::S } else { Size::M }),
+            clients: options.clients,
+            duration_s: options.duration.unwrap_or(if quick { 2.0 } else { 10.0 }),
+            warmup_s: options.warmup.unwrap_or(if quick { 1.0 } else { 3.0 }),
+            runs: options.runs.unwrap_or(if quick { 1 } else { 3 }),
+            shapes: {
+                let mut shapes = dedup(&options.shapes);
+                shapes.sort();
+                shapes
+            },
+            ceiling: !options.no_ceiling,
+            db_max_connections: options.db_max_connections,
+            analyze: !options.no_analyze,
+        };
+        if settings.clients == 0 || settings.runs == 0 {
+            return Err(crate::Error::Usage(
+                "--clients and --runs must be at least 1".into(),
+            ));
+        }
+        if !(settings.duration_s > 0.0 && settings.warmup_s >= 0.0) {
+            return Err(crate::Error::Usage(
+                "--duration must be positive and --warmup not negative".into(),
+            ));
+        }
+        if settings.backends.is_empty() || settings.shapes.is_empty() {
+            return Err(crate::Error::Usage(
+                "name at least one backend and one shape".into(),
+            ));
+        }
+        Ok(settings)
+    }
+
+    /// The measured time of a run.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration_s)
+    }
+
+    /// The warm-up time of a run.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup_s)
+    }
+}
+
+fn dedup<T: PartialEq + Copy>(items: &[T]) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(item) {
+            out.push(*item);
+        }
+    }
+    out
+}

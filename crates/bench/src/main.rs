@@ -1,0 +1,339 @@
+//! profilegraph-bench: the benchmark of issue 4. See `profilegraph-bench --help` and the
+//! README's "Performance" section.
+//!
+//! For each backend it makes a fresh database, seeds it with `profilegraph seed`, starts
+//! `profilegraph serve` as a separate process, drives the query shapes Q1 to Q4 with
+//! concurrent clients over HTTP, then runs the same statements by hand on the same
+//! database (the ceiling), and reports throughput, latency, statements per request and
+//! the server's memory as a table, JSON and an SVG chart.
+
+mod ceiling;
+mod cli;
+mod cpu;
+mod database;
+mod error;
+mod http;
+mod inputs;
+mod load;
+mod report;
+mod server;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use cli::{Backend, Options, Settings, Shape};
+pub use error::{Error, Result};
+use inputs::Inputs;
+use report::{BackendReport, Report, ShapeReport, Summary};
+use server::Server;
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(options: Options) -> Result<()> {
+    let settings = Settings::resolve(&options)?;
+    let bin = server::locate(options.server_bin.as_deref())?;
+    eprintln!("server binary: {}", bin.display());
+    let ticks = server::clock_ticks();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(settings.clients * 2)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    let mut backends = Vec::new();
+    for backend in &settings.backends {
+        backends.push(run_backend(*backend, &settings, &options, &bin, &http, ticks).await?);
+    }
+    let report = Report {
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        command: std::env::args().collect(),
+        machine: report::Machine::detect(),
+        settings: settings.clone(),
+        data: report::Data::of(settings.size),
+        backends,
+    };
+
+    println!();
+    println!(
+        "profilegraph-bench {} — size {}, {} clients, {} s after {} s warm-up, {} run(s), {} cores",
+        report.finished_at,
+        settings.size.arg(),
+        settings.clients,
+        settings.duration_s,
+        settings.warmup_s,
+        settings.runs,
+        report.machine.cpus
+    );
+    println!();
+    print!("{}", report::table(&report));
+    println!();
+    for line in report::verdicts(&report) {
+        println!("{line}");
+    }
+    write(&options.out, &serde_json::to_string_pretty(&report)?)?;
+    write(&options.chart, &report::chart(&report))?;
+    println!();
+    println!(
+        "results: {}, chart: {}",
+        options.out.display(),
+        options.chart.display()
+    );
+    Ok(())
+}
+
+fn write(path: &Path, contents: &str) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(Error::io(format!("creating {}", parent.display())))?;
+    }
+    std::fs::write(path, contents).map_err(Error::io(format!("writing {}", path.display())))
+}
+
+async fn run_backend(
+    backend: Backend,
+    settings: &Settings,
+    options: &Options,
+    bin: &Path,
+    http: &reqwest::Client,
+    ticks: f64,
+) -> Result<BackendReport> {
+    eprintln!("== {}: a fresh database", backend.name());
+    let fresh = database::create(backend, settings.size, &options.postgres_url).await?;
+    let outcome = measure(&fresh, settings, bin, http, ticks).await;
+    // The server is gone by now (dropped inside `measure`), so nothing holds the database.
+    if options.keep {
+        eprintln!("kept {} ({})", fresh.describe(), fresh.url);
+    } else if let Err(err) = fresh.remove().await {
+        eprintln!(
+            "warning: could not remove the {} database: {err}",
+            backend.name()
+        );
+    }
+    outcome
+}
+
+async fn measure(
+    fresh: &database::Fresh,
+    settings: &Settings,
+    bin: &Path,
+    http: &reqwest::Client,
+    ticks: f64,
+) -> Result<BackendReport> {
+    let backend = fresh.backend;
+    eprintln!(
+        "== {}: seeding size {} into {}",
+        backend.name(),
+        settings.size.arg(),
+        fresh.describe()
+    );
+    let seeding = Instant::now();
+    let (seed_bin, url, size) = (bin.to_owned(), fresh.url.clone(), settings.size);
+    let token = tokio::task::spawn_blocking(move || server::seed(&seed_bin, &url, size))
+        .await
+        .map_err(|e| Error::Setup(format!("the seed task failed: {e}")))??;
+    let seed_s = seeding.elapsed().as_secs_f64();
+    if settings.analyze {
+        // Planner statistics: without them both databases plan a profile's timeline as a
+        // scan of every contact moment of the workspace (see the README).
+        let started = Instant::now();
+        let pool = fresh.pool(1).await?;
+        // On PostgreSQL also VACUUM: rows inserted in bulk sit in the trigram indexes'
+        // pending lists until a vacuum merges them, and a search then scans those lists
+        // row by row (autovacuum would get there on its own, minutes later).
+        let analyze = match pool.get_database_backend() {
+            sea_orm::DbBackend::Postgres => "VACUUM ANALYZE",
+            _ => "ANALYZE",
+        };
+        pool.execute_unprepared(analyze).await?;
+        pool.close().await?;
+        eprintln!(
+            "== {}: ANALYZE took {:.1?}",
+            backend.name(),
+            started.elapsed()
+        );
+    }
+
+    let log = std::env::temp_dir().join(format!(
+        "profilegraph-bench-{}-{}.log",
+        backend.name(),
+        std::process::id()
+    ));
+    let mut server = Server::start(bin, &fresh.url, settings.db_max_connections, log)?;
+    server.wait_ready(http, Duration::from_secs(60)).await?;
+    eprintln!(
+        "== {}: server pid {} on {} (log: {})",
+        backend.name(),
+        server.pid(),
+        server.base_url,
+        server.log.display()
+    );
+    let pool = fresh.pool(settings.db_max_connections).await?;
+    let mut inputs = inputs::collect(&pool, settings.clients).await?;
+    inputs::walk_cursors(http, &server.base_url, &token, &mut inputs).await?;
+    eprintln!(
+        "inputs: {} profiles for Q1, {} search terms for Q2, {} export pages for Q3, {} moves per client for Q4",
+        inputs.profiles.len(),
+        inputs.terms.len(),
+        inputs.cursors.len(),
+        inputs.moves.first().map_or(0, Vec::len)
+    );
+    let target = Arc::new(http::Target {
+        client: http.clone(),
+        url: format!("{}/graphql", server.base_url),
+        authorization: format!("Bearer {token}"),
+    });
+
+    let mut shapes = Vec::new();
+    let mut memory_after = Vec::new();
+    for &shape in &settings.shapes {
+        validate(shape, &target, &inputs).await?;
+        let mut runs = Vec::new();
+        for run in 0..settings.runs {
+            let clients = http::clients(shape, &target, &inputs, settings.clients);
+            let result = load::drive(
+                clients,
+                settings.warmup(),
+                settings.duration(),
+                Some(server.pid()),
+                ticks,
+            )
+            .await;
+            progress(backend, shape, "server", run, settings.runs, &result);
+            runs.push(result);
+        }
+        let server_summary = Summary::of(runs, settings.duration_s);
+        memory_after.push((shape, server.memory()?));
+
+        let ceiling = if settings.ceiling {
+            let mut runs = Vec::new();
+            for run in 0..settings.runs {
+                let clients = ceiling::clients(shape, &pool, &inputs, settings.clients).await?;
+                let result =
+                    load::drive(clients, settings.warmup(), settings.duration(), None, ticks).await;
+                progress(backend, shape, "ceiling", run, settings.runs, &result);
+                runs.push(result);
+            }
+            Some(Summary::of(runs, settings.duration_s))
+        } else {
+            None
+        };
+        let fraction_of_ceiling = ceiling
+            .as_ref()
+            .filter(|c| c.requests_per_s.median > 0.0)
+            .map(|c| server_summary.requests_per_s.median / c.requests_per_s.median);
+        shapes.push(ShapeReport {
+            shape,
+            server: server_summary,
+            ceiling,
+            fraction_of_ceiling,
+        });
+    }
+    let memory = server.memory().ok();
+    let log = server.log.clone();
+    drop(server);
+    // The log only matters when something failed; this run went through.
+    let _ = std::fs::remove_file(log);
+    pool.close().await?;
+    Ok(BackendReport {
+        backend,
+        database: fresh.describe(),
+        seed_s,
+        memory_after,
+        memory,
+        shapes,
+    })
+}
+
+fn progress(backend: Backend, shape: Shape, path: &str, run: usize, runs: usize, r: &load::Run) {
+    eprintln!(
+        "{} {} {path} run {}/{runs}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors; CPU s: server {:.1}, bench {:.1}, postgres {:.1}, others {:.1} (machine {:.0}% busy){}",
+        backend.name(),
+        shape.name(),
+        run + 1,
+        r.requests_per_s,
+        r.p50_ms,
+        r.p99_ms,
+        r.errors,
+        r.cpu.server_s,
+        r.cpu.bench_s,
+        r.cpu.postgres_s,
+        r.cpu.others_s,
+        100.0 * r.cpu.machine_busy,
+        r.error_examples
+            .first()
+            .map_or(String::new(), |e| format!(" (first: {e})"))
+    );
+}
+
+/// Send one request of `shape` and check that the answer holds what the shape asks for,
+/// so a benchmark never measures fast empty answers.
+async fn validate(shape: Shape, target: &http::Target, inputs: &Inputs) -> Result<()> {
+    use profilegraph::shapes::{Q1_PROFILE_PAGE, Q2_LOOKUP, Q3_EXPORT};
+    let (query, variables) = match shape {
+        Shape::Q1 => (
+            Q1_PROFILE_PAGE,
+            json!({ "id": inputs::profile_gid(inputs.profiles[0]) }),
+        ),
+        Shape::Q2 => (Q2_LOOKUP, json!({ "q": inputs.terms[0] })),
+        Shape::Q3 => (Q3_EXPORT, json!({ "cursor": null })),
+        // Writes are checked on every request: any error counts.
+        Shape::Q4 => return Ok(()),
+    };
+    let body: Value = target
+        .client
+        .post(&target.url)
+        .header(reqwest::header::AUTHORIZATION, &target.authorization)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let data = &body["data"];
+    let fine = body.get("errors").is_none()
+        && match shape {
+            Shape::Q1 => data["profile"]["name"].is_string(),
+            Shape::Q2 => data["profiles"]["totalCount"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+            Shape::Q3 => data["profiles"]["edges"]
+                .as_array()
+                .is_some_and(|edges| edges.len() == 100.min(inputs.profiles.len())),
+            Shape::Q4 => true,
+        };
+    if fine {
+        Ok(())
+    } else {
+        let text = body.to_string();
+        Err(Error::Setup(format!(
+            "{} did not answer as expected: {}",
+            shape.name(),
+            &text[..text.len().min(500)]
+        )))
+    }
+}

@@ -1,0 +1,686 @@
+//! The results: summaries of the runs, the table, the JSON file and the SVG chart.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::cli::{Backend, Settings, Shape};
+use crate::load::Run;
+use crate::server::Memory;
+
+/// Issue 4's targets, measured on PostgreSQL with M data: requests per second per shape.
+pub fn target_rps(shape: Shape) -> f64 {
+    match shape {
+        Shape::Q1 => 3_000.0,
+        Shape::Q2 => 1_500.0,
+        Shape::Q3 => 250.0,
+        Shape::Q4 => 1_500.0,
+    }
+}
+
+/// Issue 4's Q1 latency target: p99 under 10 ms.
+pub const Q1_P99_TARGET_MS: f64 = 10.0;
+/// Issue 4's memory target: the server stays under 100 MB.
+pub const MEMORY_TARGET_MIB: f64 = 100.0;
+
+/// The whole result file.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// When the benchmark finished (UTC, RFC 3339).
+    pub finished_at: String,
+    /// The command line it ran with.
+    pub command: Vec<String>,
+    /// The machine.
+    pub machine: Machine,
+    /// The resolved settings.
+    pub settings: Settings,
+    /// What `profilegraph seed` put into each database.
+    pub data: Data,
+    /// One entry per backend.
+    pub backends: Vec<BackendReport>,
+}
+
+/// The seeded rows.
+#[derive(Debug, Serialize)]
+pub struct Data {
+    /// Profiles.
+    pub profiles: usize,
+    /// Contacts.
+    pub contacts: usize,
+    /// Contact moments.
+    pub contact_moments: usize,
+    /// Notes.
+    pub notes: usize,
+    /// Field values.
+    pub field_values: usize,
+}
+
+impl Data {
+    /// What seeding `size` makes.
+    pub fn of(size: crate::cli::Size) -> Self {
+        let counts = size.counts();
+        Data {
+            profiles: counts.profiles,
+            contacts: counts.contacts,
+            contact_moments: counts.moments,
+            notes: counts.notes,
+            field_values: counts.field_values,
+        }
+    }
+}
+
+/// What the machine is.
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    /// Logical CPUs available to this process.
+    pub cpus: usize,
+    /// The CPU model from /proc/cpuinfo.
+    pub cpu_model: Option<String>,
+    /// Total memory, MiB.
+    pub memory_mib: Option<u64>,
+    /// `uname -sr`-like kernel release from /proc.
+    pub kernel: Option<String>,
+}
+
+impl Machine {
+    /// Read what Linux tells about the machine.
+    pub fn detect() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            cpu_model: cpuinfo
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|rest| rest.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned()),
+            memory_mib: meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kb| kb.parse::<u64>().ok())
+                .map(|kb| kb / 1024),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .ok()
+                .map(|s| s.trim().to_owned()),
+        }
+    }
+}
+
+/// One backend's results.
+#[derive(Debug, Serialize)]
+pub struct BackendReport {
+    /// Which backend.
+    pub backend: Backend,
+    /// Where the data was.
+    pub database: String,
+    /// How long `profilegraph seed` took, seconds.
+    pub seed_s: f64,
+    /// The server's memory after each shape's runs.
+    pub memory_after: Vec<(Shape, Memory)>,
+    /// The server's memory at the end.
+    pub memory: Option<Memory>,
+    /// One entry per shape.
+    pub shapes: Vec<ShapeReport>,
+}
+
+/// One shape on one backend.
+#[derive(Debug, Serialize)]
+pub struct ShapeReport {
+    /// Which shape.
+    pub shape: Shape,
+    /// Through the server.
+    pub server: Summary,
+    /// The hand-written SQL, if it ran.
+    pub ceiling: Option<Summary>,
+    /// Median server req/s over median ceiling statement-sets/s.
+    pub fraction_of_ceiling: Option<f64>,
+}
+
+/// A median and the spread around it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    /// The median (of an even count: the mean of the middle two).
+    pub median: f64,
+    /// The smallest.
+    pub min: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (not empty).
+    pub fn of(mut values: Vec<f64>) -> Self {
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        if n == 0 {
+            return Spread {
+                median: 0.0,
+                min: 0.0,
+                max: 0.0,
+            };
+        }
+        let median = if n % 2 == 1 {
+            values[n / 2]
+        } else {
+            (values[n / 2 - 1] + values[n / 2]) / 2.0
+        };
+        Spread {
+            median,
+            min: values[0],
+            max: values[n - 1],
+        }
+    }
+}
+
+/// The runs of one shape through one path (server or ceiling).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Requests (or statement sets) per second.
+    pub requests_per_s: Spread,
+    /// Median latency, ms.
+    pub p50_ms: Spread,
+    /// 99th percentile latency, ms.
+    pub p99_ms: Spread,
+    /// Failed requests over all runs.
+    pub errors: u64,
+    /// Per operation, statement count → requests, over all runs.
+    pub statements: BTreeMap<String, BTreeMap<u64, u64>>,
+    /// Server CPU per request, ms (0 for the ceiling).
+    pub server_cpu_ms_per_request: Spread,
+    /// This process's CPU per request, ms.
+    pub bench_cpu_ms_per_request: Spread,
+    /// PostgreSQL's CPU per request, ms (0 on SQLite, where the server does the work).
+    pub postgres_cpu_ms_per_request: Spread,
+    /// CPU seconds per second of window that other processes used (1.0 = a whole core).
+    pub others_cores: Spread,
+    /// Every run.
+    pub runs: Vec<Run>,
+}
+
+impl Summary {
+    /// Summarise `runs`.
+    pub fn of(runs: Vec<Run>, duration_s: f64) -> Self {
+        let spread = |f: &dyn Fn(&Run) -> f64| Spread::of(runs.iter().map(f).collect());
+        let mut statements: BTreeMap<String, BTreeMap<u64, u64>> = BTreeMap::new();
+        for run in &runs {
+            for (op, stats) in &run.ops {
+                let entry = statements.entry(op.clone()).or_default();
+                for (count, n) in &stats.statements {
+                    *entry.entry(*count).or_default() += n;
+                }
+            }
+        }
+        // CPU is read over exactly the window; requests over the window plus the last
+        // in-flight ones, so this is per request started in the window.
+        let per_request = |cpu: &dyn Fn(&Run) -> f64| -> Spread {
+            Spread::of(
+                runs.iter()
+                    .map(|r| 1000.0 * cpu(r) / (r.requests_per_s * duration_s).max(1.0))
+                    .collect(),
+            )
+        };
+        Summary {
+            requests_per_s: spread(&|r| r.requests_per_s),
+            p50_ms: spread(&|r| r.p50_ms),
+            p99_ms: spread(&|r| r.p99_ms),
+            errors: runs.iter().map(|r| r.errors).sum(),
+            statements,
+            server_cpu_ms_per_request: per_request(&|r| r.cpu.server_s),
+            bench_cpu_ms_per_request: per_request(&|r| r.cpu.bench_s),
+            postgres_cpu_ms_per_request: per_request(&|r| r.cpu.postgres_s),
+            others_cores: Spread::of(runs.iter().map(|r| r.cpu.others_s / duration_s).collect()),
+            runs,
+        }
+    }
+
+    /// The statement counts as a short text: `10`, or `10 (9 ×5%)` when requests differ,
+    /// per operation for Q4.
+    pub fn statements_text(&self) -> String {
+        let parts: Vec<String> = self
+            .statements
+            .iter()
+            .map(|(op, counts)| {
+                let total: u64 = counts.values().sum();
+                let mut by_frequency: Vec<(&u64, &u64)> = counts.iter().collect();
+                by_frequency.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                let mut text = match by_frequency.first() {
+                    Some((count, _)) => count.to_string(),
+                    None => "?".into(),
+                };
+                let others: Vec<String> = by_frequency
+                    .iter()
+                    .skip(1)
+                    .map(|(count, n)| format!("{count}: {}", share(**n, total)))
+                    .collect();
+                if !others.is_empty() {
+                    text = format!("{text} ({})", others.join(", "));
+                }
+                if self.statements.len() > 1 {
+                    format!("{op} {text}")
+                } else {
+                    text
+                }
+            })
+            .collect();
+        parts.join("; ")
+    }
+}
+
+fn share(n: u64, total: u64) -> String {
+    let pct = 100.0 * n as f64 / total.max(1) as f64;
+    if pct < 0.1 {
+        format!("{n} req")
+    } else {
+        format!("{pct:.1}%")
+    }
+}
+
+/// `1234.5` → `1,235`; small numbers keep a decimal.
+fn num(value: f64) -> String {
+    if value >= 100.0 {
+        let whole = value.round() as u64;
+        let digits = whole.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+fn spread_text(s: &Spread, runs: usize) -> String {
+    if runs > 1 {
+        format!("{} ({}–{})", num(s.median), num(s.min), num(s.max))
+    } else {
+        num(s.median)
+    }
+}
+
+/// The results as a Markdown table, one row per backend and shape.
+pub fn table(report: &Report) -> String {
+    let runs = report.settings.runs;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| backend | shape | req/s | p50 ms | p99 ms | SQL statements / request | errors | CPU ms / req: server, PostgreSQL, load generator | ceiling sets/s | of ceiling | other load, cores: server / ceiling runs |"
+    );
+    let _ = writeln!(out, "|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|");
+    for backend in &report.backends {
+        for shape in &backend.shapes {
+            let s = &shape.server;
+            let cpu = format!(
+                "{}, {}, {}",
+                num(s.server_cpu_ms_per_request.median),
+                num(s.postgres_cpu_ms_per_request.median),
+                num(s.bench_cpu_ms_per_request.median)
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} / {} |",
+                backend.backend.name(),
+                shape.shape.name(),
+                shape.shape.title(),
+                spread_text(&s.requests_per_s, runs),
+                spread_text(&s.p50_ms, runs),
+                spread_text(&s.p99_ms, runs),
+                s.statements_text(),
+                s.errors,
+                cpu,
+                shape
+                    .ceiling
+                    .as_ref()
+                    .map_or("–".into(), |c| spread_text(&c.requests_per_s, runs)),
+                shape
+                    .fraction_of_ceiling
+                    .map_or("–".into(), |f| format!("{:.0}%", 100.0 * f)),
+                s.others_cores.max,
+                shape
+                    .ceiling
+                    .as_ref()
+                    .map_or("–".into(), |c| format!("{:.2}", c.others_cores.max)),
+            );
+        }
+    }
+    for backend in &report.backends {
+        if let Some(memory) = backend.memory {
+            let _ = writeln!(
+                out,
+                "\nServer memory on {}: peak RSS (VmHWM) {:.1} MiB, RSS at the end {:.1} MiB.",
+                backend.backend.name(),
+                memory.peak_rss_mib,
+                memory.rss_mib
+            );
+        }
+    }
+    out
+}
+
+/// Issue 4's targets against the PostgreSQL results, one line each.
+pub fn verdicts(report: &Report) -> Vec<String> {
+    let mut lines = Vec::new();
+    let Some(pg) = report
+        .backends
+        .iter()
+        .find(|b| b.backend == Backend::Postgres)
+    else {
+        lines.push("targets: not judged (they are for PostgreSQL, which did not run)".into());
+        return lines;
+    };
+    for shape in &pg.shapes {
+        let rps = shape.server.requests_per_s.median;
+        let target = target_rps(shape.shape);
+        let mut line = format!(
+            "{}: {} req/s, target ≥ {}: {}",
+            shape.shape.name(),
+            num(rps),
+            num(target),
+            if rps >= target { "met" } else { "NOT met" }
+        );
+        if shape.shape == Shape::Q1 {
+            let p99 = shape.server.p99_ms.median;
+            let _ = write!(
+                line,
+                "; p99 {} ms, target < {Q1_P99_TARGET_MS} ms: {}",
+                num(p99),
+                if p99 < Q1_P99_TARGET_MS {
+                    "met"
+                } else {
+                    "NOT met"
+                }
+            );
+        }
+        lines.push(line);
+    }
+    if let Some(memory) = pg.memory {
+        lines.push(format!(
+            "server peak memory {:.1} MiB, target < {MEMORY_TARGET_MIB} MB: {}",
+            memory.peak_rss_mib,
+            if memory.peak_rss_mib * 1.048_576 < MEMORY_TARGET_MIB {
+                "met"
+            } else {
+                "NOT met"
+            }
+        ));
+    }
+    lines
+}
+
+const SQLITE_COLOR: &str = "#3b7dd8";
+const SQLITE_LIGHT: &str = "#a9c8f0";
+const PG_COLOR: &str = "#d8773b";
+const PG_LIGHT: &str = "#f0c6a9";
+
+/// A log-scale position: `value` between `lo` and `hi` mapped onto `0..=height`.
+fn log_y(value: f64, lo: f64, hi: f64, height: f64) -> f64 {
+    let v = value.max(lo);
+    height * (v.log10() - lo.log10()) / (hi.log10() - lo.log10())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The chart: throughput (server and ceiling) and latency (p50, p99) per shape and
+/// backend, each on a log scale.
+pub fn chart(report: &Report) -> String {
+    let shapes: Vec<Shape> = report.settings.shapes.clone();
+    let group_w = 230.0;
+    let left = 70.0;
+    let panel_h = 260.0;
+    let width = left + group_w * shapes.len() as f64 + 30.0;
+    let height = 2.0 * panel_h + 250.0;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        svg,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{left}" y="22" font-size="15" font-weight="bold">profilegraph benchmark: size {}, {} clients, {} s × {} runs (median, whiskers min–max), {} cores</text>"#,
+        report.settings.size.arg().to_uppercase(),
+        report.settings.clients,
+        report.settings.duration_s,
+        report.settings.runs,
+        report.machine.cpus,
+    );
+    let _ = writeln!(
+        svg,
+        r##"<text x="{left}" y="40" fill="#555">{}</text>"##,
+        escape(&report.finished_at)
+    );
+
+    // Panel 1: throughput.
+    let top1 = 70.0;
+    let (lo, hi) = (10.0, 100_000.0);
+    panel(
+        &mut svg,
+        left,
+        top1,
+        group_w * shapes.len() as f64,
+        panel_h,
+        lo,
+        hi,
+        "Throughput (requests/s; light: hand-written SQL ceiling, statement sets/s; dashed: target on PostgreSQL)",
+    );
+    for (g, shape) in shapes.iter().enumerate() {
+        let x0 = left + g as f64 * group_w + 15.0;
+        let mut x = x0;
+        for backend in &report.backends {
+            let Some(sr) = backend.shapes.iter().find(|s| s.shape == *shape) else {
+                continue;
+            };
+            let (solid, light) = colors(backend.backend);
+            bar(
+                &mut svg,
+                x,
+                top1,
+                panel_h,
+                lo,
+                hi,
+                &sr.server.requests_per_s,
+                solid,
+                44.0,
+            );
+            x += 48.0;
+            if let Some(ceiling) = &sr.ceiling {
+                bar(
+                    &mut svg,
+                    x,
+                    top1,
+                    panel_h,
+                    lo,
+                    hi,
+                    &ceiling.requests_per_s,
+                    light,
+                    44.0,
+                );
+            }
+            x += 56.0;
+        }
+        let target = target_rps(*shape);
+        let y = top1 + panel_h - log_y(target, lo, hi, panel_h);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#c00" stroke-dasharray="5,3"/>"##,
+            x0 - 5.0,
+            x0 + 205.0
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{} {}</text>"#,
+            x0 + 100.0,
+            top1 + panel_h + 18.0,
+            shape.name(),
+            shape.title()
+        );
+    }
+
+    // Panel 2: latency.
+    let top2 = top1 + panel_h + 80.0;
+    let (lo, hi) = (0.1, 10_000.0);
+    panel(
+        &mut svg,
+        left,
+        top2,
+        group_w * shapes.len() as f64,
+        panel_h,
+        lo,
+        hi,
+        "Latency through the server (ms; solid: p50, light: p99)",
+    );
+    for (g, shape) in shapes.iter().enumerate() {
+        let x0 = left + g as f64 * group_w + 15.0;
+        let mut x = x0;
+        for backend in &report.backends {
+            let Some(sr) = backend.shapes.iter().find(|s| s.shape == *shape) else {
+                continue;
+            };
+            let (solid, light) = colors(backend.backend);
+            bar(
+                &mut svg,
+                x,
+                top2,
+                panel_h,
+                lo,
+                hi,
+                &sr.server.p50_ms,
+                solid,
+                44.0,
+            );
+            x += 48.0;
+            bar(
+                &mut svg,
+                x,
+                top2,
+                panel_h,
+                lo,
+                hi,
+                &sr.server.p99_ms,
+                light,
+                44.0,
+            );
+            x += 56.0;
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{} {}</text>"#,
+            x0 + 100.0,
+            top2 + panel_h + 18.0,
+            shape.name(),
+            shape.title()
+        );
+    }
+
+    // Legend.
+    let ly = top2 + panel_h + 50.0;
+    let mut lx = left;
+    for backend in &report.backends {
+        let (solid, light) = colors(backend.backend);
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{lx}" y="{:.1}" width="14" height="14" fill="{solid}"/><text x="{:.1}" y="{:.1}">{} (server; p50)</text>"#,
+            ly - 11.0,
+            lx + 18.0,
+            ly,
+            backend.backend.name()
+        );
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{:.1}" y="{:.1}" width="14" height="14" fill="{light}"/><text x="{:.1}" y="{:.1}">{} (ceiling; p99)</text>"#,
+            lx + 170.0,
+            ly - 11.0,
+            lx + 188.0,
+            ly,
+            backend.backend.name()
+        );
+        lx += 360.0;
+    }
+    let _ = writeln!(svg, "</svg>");
+    svg
+}
+
+fn colors(backend: Backend) -> (&'static str, &'static str) {
+    match backend {
+        Backend::Sqlite => (SQLITE_COLOR, SQLITE_LIGHT),
+        Backend::Postgres => (PG_COLOR, PG_LIGHT),
+    }
+}
+
+/// A panel's frame, title and log grid lines.
+#[allow(clippy::too_many_arguments)]
+fn panel(svg: &mut String, x: f64, top: f64, w: f64, h: f64, lo: f64, hi: f64, title: &str) {
+    let _ = writeln!(
+        svg,
+        r#"<text x="{x}" y="{:.1}" font-size="13" font-weight="bold">{}</text>"#,
+        top - 10.0,
+        escape(title)
+    );
+    let mut tick = lo;
+    while tick <= hi * 1.0001 {
+        let y = top + h - log_y(tick, lo, hi, h);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##,
+            x + w,
+            x - 6.0,
+            y + 4.0,
+            num(tick)
+        );
+        tick *= 10.0;
+    }
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{x}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>"##
+    );
+}
+
+/// A bar at the median with a min–max whisker and the median written above.
+#[allow(clippy::too_many_arguments)]
+fn bar(
+    svg: &mut String,
+    x: f64,
+    top: f64,
+    h: f64,
+    lo: f64,
+    hi: f64,
+    s: &Spread,
+    fill: &str,
+    w: f64,
+) {
+    let bh = log_y(s.median, lo, hi, h);
+    let y = top + h - bh;
+    let _ = writeln!(
+        svg,
+        r#"<rect x="{x:.1}" y="{y:.1}" width="{w}" height="{bh:.1}" fill="{fill}"/>"#
+    );
+    let (y_min, y_max) = (
+        top + h - log_y(s.min, lo, hi, h),
+        top + h - log_y(s.max, lo, hi, h),
+    );
+    let cx = x + w / 2.0;
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{cx:.1}" x2="{cx:.1}" y1="{y_min:.1}" y2="{y_max:.1}" stroke="#222"/>"##
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="10">{}</text>"#,
+        y_max.min(y) - 4.0,
+        num(s.median)
+    );
+}
