@@ -1,6 +1,5 @@
-//! Reproducers of bugs the request fuzz target (`fuzz/`, see its README) found. Each is
-//! `#[ignore]`d while its bug is open, so the suite stays green; run them with
-//! `cargo test --test api fuzz_findings -- --ignored`, and drop the `ignore` with the fix.
+//! Reproducers of bugs the request fuzz target (`fuzz/`, see its README) found, kept as
+//! regression tests once fixed.
 
 use serde_json::{Value, json};
 
@@ -16,10 +15,10 @@ fn assert_no_internal(body: &Value) {
     );
 }
 
-/// A field at position `i32::MAX`, then a field without a position: the server computes
-/// `MAX(position) + 1` in SQL, which no longer fits the `i32` column, and answers INTERNAL
+/// A field at position `i32::MAX`, then a field without a position: the server computed
+/// `MAX(position) + 1` in SQL, which no longer fit the `i32` column, and answered INTERNAL
 /// (SQLite: "out of range integral type conversion attempted" while decoding `next`).
-/// From then on every `createCustomField` without `position` in that workspace fails.
+/// Positions are now 0 to 1,000,000, so "after the others" always fits.
 async fn field_after_the_largest_position(app: TestApp) {
     let token = app.demo_token.clone();
     let body = mutate(
@@ -27,6 +26,21 @@ async fn field_after_the_largest_position(app: TestApp) {
         &token,
         "createCustomField",
         json!({ "key": "last", "label": "Last", "type": "TEXT", "position": i32::MAX }),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body:#}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "input.position",
+        "{body:#}"
+    );
+    let body = mutate(
+        &app,
+        &token,
+        "createCustomField",
+        json!({ "key": "last", "label": "Last", "type": "TEXT", "position": 1_000_000 }),
     )
     .await;
     assert!(body.get("errors").is_none(), "{body:#}");
@@ -41,7 +55,6 @@ async fn field_after_the_largest_position(app: TestApp) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "open bug found by fuzzing: createCustomField after a field at position i32::MAX answers INTERNAL"]
 async fn field_after_the_largest_position_sqlite() {
     let app = spawn_app(Backend::Sqlite)
         .await
@@ -50,7 +63,6 @@ async fn field_after_the_largest_position_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "open bug found by fuzzing: createCustomField after a field at position i32::MAX answers INTERNAL"]
 async fn field_after_the_largest_position_postgres() {
     match spawn_app(Backend::Postgres).await {
         Some(app) => field_after_the_largest_position(app).await,

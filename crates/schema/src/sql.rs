@@ -19,8 +19,13 @@ use crate::pagination::{Direction, PageRequest};
 pub const PARENT: &str = "parent";
 const ROW_NUMBER: &str = "rn";
 
-/// `key op value OR (key = value AND id op cursor_id)`: rows strictly past a cursor in the
-/// order `key, id`, both ascending (`after_asc = true`) or both descending.
+/// `(key op value OR (key = value AND id op cursor_id)) AND key op= value`: rows strictly
+/// past a cursor in the order `key, id`, both ascending (`after_asc = true`) or both
+/// descending.
+///
+/// The last bound is implied by the rest, but neither database starts an index scan at
+/// an `OR`: without it every page walks the index from the first row of the workspace to
+/// the cursor and throws those rows away, so deep pages get slower as the data grows.
 pub fn past_cursor(
     key: SimpleExpr,
     id: SimpleExpr,
@@ -28,12 +33,20 @@ pub fn past_cursor(
     cursor_id: Uuid,
     after_asc: bool,
 ) -> SimpleExpr {
-    let (k, i) = if after_asc {
-        (key.clone().gt(key_value.clone()), id.gt(cursor_id))
+    let (k, i, bound) = if after_asc {
+        (
+            key.clone().gt(key_value.clone()),
+            id.gt(cursor_id),
+            key.clone().gte(key_value.clone()),
+        )
     } else {
-        (key.clone().lt(key_value.clone()), id.lt(cursor_id))
+        (
+            key.clone().lt(key_value.clone()),
+            id.lt(cursor_id),
+            key.clone().lte(key_value.clone()),
+        )
     };
-    k.or(key.eq(key_value).and(i))
+    k.or(key.eq(key_value).and(i)).and(bound)
 }
 
 /// Apply a keyset page to `select`, ordered by `key` then `id` in `order` (the list's

@@ -92,9 +92,16 @@ pub async fn is_brand_new(conn: &DatabaseConnection) -> Result<bool> {
     Ok(count == 0)
 }
 
-/// Apply every pending migration.
+/// Apply every pending migration; on SQLite also refresh the planner's statistics.
 pub async fn migrate(conn: &DatabaseConnection) -> Result<()> {
     Migrator::up(conn, None).await?;
+    if conn.get_database_backend() == DbBackend::Sqlite {
+        // SQLite never gathers statistics by itself, and without them it plans a
+        // profile's timeline as a scan of every ticket of the workspace. `optimize` with
+        // this mask analyses the tables that need it, cheaply, as SQLite recommends on
+        // opening a database. (PostgreSQL's autovacuum does this on its own.)
+        conn.execute_unprepared("PRAGMA optimize=0x10002").await?;
+    }
     Ok(())
 }
 

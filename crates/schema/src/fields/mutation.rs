@@ -55,7 +55,7 @@ pub struct CreateCustomFieldInput {
     /// Whether a value, once set, can't be cleared.
     #[graphql(default = false)]
     pub required: bool,
-    /// Where it sits among the others; after them when omitted.
+    /// Where it sits among the others, -1,000,000 to 1,000,000; after them when omitted.
     pub position: Option<i32>,
     /// Extra rules for its values.
     pub rules: Option<CustomFieldRulesInput>,
@@ -72,7 +72,7 @@ pub struct UpdateCustomFieldInput {
     pub options: Option<Vec<String>>,
     /// Whether a value, once set, can't be cleared.
     pub required: Option<bool>,
-    /// A new position.
+    /// A new position, -1,000,000 to 1,000,000.
     pub position: Option<i32>,
     /// New rules, replacing the old ones.
     pub rules: Option<CustomFieldRulesInput>,
@@ -119,7 +119,7 @@ impl FieldMutation {
                 "input.rules",
             )?,
             required: input.required,
-            position: input.position,
+            position: store::parse_position(input.position, "input.position")?,
         };
         let field = store::create(crate::db::get(ctx), viewer.workspace_id, new).await?;
         loaders::invalidate(ctx);
@@ -145,7 +145,7 @@ impl FieldMutation {
             options: input.options,
             rules: input.rules.map(Rules::from),
             required: input.required,
-            position: input.position,
+            position: store::parse_position(input.position, "input.position")?,
             archived: input.archived,
         };
         let field = store::update(crate::db::get(ctx), viewer.workspace_id, id, update).await?;

@@ -142,6 +142,21 @@ impl FieldKey {
     }
 }
 
+/// The largest position (and, negated, the smallest) a field may be given. Bounded so
+/// that "after the others" (`MAX(position) + 1`) always fits the column.
+pub const MAX_POSITION: i32 = 1_000_000;
+
+/// Check a requested position.
+pub fn parse_position(position: Option<i32>, field: &str) -> Result<Option<i32>> {
+    match position {
+        Some(p) if !(-MAX_POSITION..=MAX_POSITION).contains(&p) => Err(Error::bad_input(
+            field,
+            format!("a position is between -{MAX_POSITION} and {MAX_POSITION}"),
+        )),
+        other => Ok(other),
+    }
+}
+
 /// Check the options of a field of `field_type`.
 pub fn parse_options(
     field_type: CustomFieldType,
