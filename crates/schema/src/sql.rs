@@ -138,6 +138,20 @@ pub async fn counts_per_parent<C: ConnectionTrait>(
     Ok(counts)
 }
 
+/// How many rows `select` (a `SELECT … FROM … WHERE …` without columns) matches.
+pub async fn count_rows<C: ConnectionTrait>(
+    db: &C,
+    mut select: SelectStatement,
+) -> Result<u64, DbErr> {
+    let (count, n) = count_star();
+    select.expr_as(count, n);
+    let n: i64 = match db.query_one(&select).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// `COUNT(*) AS n` for a select.
 pub fn count_star() -> (SimpleExpr, Alias) {
     (Expr::cust("COUNT(*)"), Alias::new("n"))

@@ -98,16 +98,10 @@ pub async fn list(
 /// How many contacts match `filter`.
 pub async fn count(db: &Db, workspace_id: Uuid, filter: &ContactFilter) -> Result<u64> {
     let select = Query::select()
-        .expr_as(Expr::cust("COUNT(*)"), "n")
         .from(contacts::Entity)
         .cond_where(filter.condition(workspace_id))
         .to_owned();
-    let row = db.conn.query_one(&select).await?;
-    let n: i64 = match row {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
+    Ok(sql::count_rows(&db.conn, select).await?)
 }
 
 /// A contact of the workspace, or NOT_FOUND.

@@ -2,8 +2,7 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Order, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -89,18 +88,12 @@ pub async fn list(
 
 /// How many of the workspace's moments match `filter`.
 pub async fn count(db: &Db, workspace_id: Uuid, filter: &MomentFilter) -> Result<u64> {
-    let (count, n) = sql::count_star();
     let mut select = sea_orm::sea_query::Query::select()
-        .expr_as(count, n)
         .from(moments::Entity)
         .and_where(moments::Column::WorkspaceId.eq(workspace_id))
         .to_owned();
     filter.apply(&mut select);
-    let n: i64 = match db.conn.query_one(&select).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
+    Ok(sql::count_rows(&db.conn, select).await?)
 }
 
 /// Open a new ticket with a contact, on the contact's channel.

@@ -143,15 +143,10 @@ pub async fn list(
 /// How many profiles match `search`.
 pub async fn count(db: &Db, workspace_id: Uuid, search: Option<&str>) -> Result<u64> {
     let select = Query::select()
-        .expr_as(Expr::cust("COUNT(*)"), "n")
         .from(profiles::Entity)
         .cond_where(condition(workspace_id, search))
         .to_owned();
-    let n: i64 = match db.conn.query_one(&select).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
+    Ok(sql::count_rows(&db.conn, select).await?)
 }
 
 /// What `createProfile` asks for.
