@@ -5,7 +5,7 @@ use http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
 
 use crate::grammar::OpKind;
-use crate::input::{Accept, AuthClass, ContentType, Method, Path};
+use crate::input::{Accept, AuthClass, Method, Path};
 
 /// The `extensions.code` values clients may see (`profilegraph_schema::ErrorCode`, minus
 /// INTERNAL, which is checked separately and is always a violation). Codes added later can
@@ -18,6 +18,11 @@ pub const KNOWN_CODES: &[&str] = &[
     "CONFLICT",
     "RATE_LIMITED",
     "SERVICE_UNAVAILABLE",
+    // The HTTP layer: a request that isn't a GraphQL request at all (bad JSON, a batch,
+    // no query, a mutation over GET), and a document refused by parsing, validation or
+    // the operation limits.
+    "BAD_REQUEST",
+    "GRAPHQL_VALIDATION_FAILED",
 ];
 
 /// Words that must never reach a client unless the client sent them itself: database and
@@ -45,13 +50,13 @@ pub const LEAK_WORDS: &[&str] = &[
 pub struct Exchange<'a> {
     pub method: Method,
     pub path: &'a Path,
-    pub content_type: &'a ContentType,
     pub accept: &'a Accept,
     pub auth: AuthClass,
     /// The operation's kind, when the generator knows it for sure.
     pub op: Option<OpKind>,
     pub is_batch: bool,
-    pub is_multipart: bool,
+    /// The Content-Type sent, if any.
+    pub sent_content_type: Option<&'a [u8]>,
     /// Everything sent (URI, header values, body), lower-cased: a word the client sent
     /// may come back in an error ("unknown field `sqlx`") without being a leak.
     pub sent_lower: &'a str,
@@ -69,9 +74,6 @@ pub struct World<'a> {
     /// Texts only the other workspace's data holds.
     pub foreign_markers: &'a [&'a str],
     pub extra_codes: &'a [String],
-    /// Also check the GraphQL-over-HTTP rules of issue 5 (415, 405, 406, 4xx on request
-    /// errors), which the server does not keep yet.
-    pub strict: bool,
 }
 
 /// Every violated invariant, in words; empty when the exchange is fine.
@@ -83,6 +85,11 @@ pub fn check(ex: &Exchange<'_>, world: &World<'_>) -> (Vec<String>, Option<Value
     // 1. No 5xx but 503 (database unavailable, pool exhausted, request timeout).
     if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
         bad.push(format!("server error status {status}"));
+    }
+
+    // A HEAD answer has no body, only the headers a GET would get.
+    if ex.method == Method::Head {
+        return (bad, None);
     }
 
     // 2. JSON where JSON is due.
@@ -111,8 +118,8 @@ pub fn check(ex: &Exchange<'_>, world: &World<'_>) -> (Vec<String>, Option<Value
         if !allowed {
             bad.push(format!("non-JSON body with status {status}"));
         }
-        if world.strict && graphql && status == StatusCode::BAD_REQUEST {
-            bad.push("strict: a 400 from /graphql has a non-JSON body".into());
+        if graphql && status == StatusCode::BAD_REQUEST {
+            bad.push("a 400 from /graphql has a non-JSON body".into());
         }
         if !is_html {
             leak_check(&String::from_utf8_lossy(ex.body), ex.sent_lower, &mut bad);
@@ -148,11 +155,11 @@ pub fn check(ex: &Exchange<'_>, world: &World<'_>) -> (Vec<String>, Option<Value
                 }
             }
             (AuthClass::ReadOnly, Some(Value::Object(fields)))
-                if ex.op == Some(OpKind::Mutation) && !ex.is_batch =>
+                if ex.op == Some(OpKind::Mutation)
+                    && !ex.is_batch
+                    && fields.values().any(|v| !v.is_null()) =>
             {
-                if fields.values().any(|v| !v.is_null()) {
-                    bad.push("a mutation succeeded with a read-only token".into());
-                }
+                bad.push("a mutation succeeded with a read-only token".into());
             }
             _ => {}
         }
@@ -177,52 +184,109 @@ pub fn check(ex: &Exchange<'_>, world: &World<'_>) -> (Vec<String>, Option<Value
         }
     }
 
-    // 6. GraphQL over HTTP (issue 5), once the server keeps it.
-    if world.strict && graphql {
-        if ex.method == Method::Post && ex.content_type.must_be_refused() && !ex.is_multipart {
+    // 6. GraphQL over HTTP (the MUST rules of the spec, as issue 5 asks).
+    if graphql {
+        check_http_rules(ex, &responses, &response_type, &mut bad);
+    }
+
+    (bad, parsed)
+}
+
+/// The GraphQL-over-HTTP rules: 415 for a POST that is not JSON, no mutation over GET
+/// (405 with `Allow: POST`), 406 when `Accept` allows no JSON form, the response in the
+/// form asked for, no `data` in a 4xx, and 429 with `Retry-After` and RATE_LIMITED over
+/// the rate limit.
+fn check_http_rules(
+    ex: &Exchange<'_>,
+    responses: &[&Value],
+    response_type: &str,
+    bad: &mut Vec<String>,
+) {
+    let status = ex.status;
+    let sent_json = ex.sent_content_type.is_some_and(|ct| {
+        let ct = String::from_utf8_lossy(ct);
+        ct.split(';')
+            .next()
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if ex.method == Method::Post {
+        if !sent_json {
             if status != StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                bad.push(format!("strict: a non-JSON POST got {status}, not 415"));
+                bad.push(format!(
+                    "a POST with Content-Type {:?} got {status}, not 415",
+                    ex.sent_content_type.map(String::from_utf8_lossy)
+                ));
             }
-        } else if ex.method == Method::Get && ex.op == Some(OpKind::Mutation) {
+            return;
+        }
+        if ex.accept.unacceptable() && status != StatusCode::NOT_ACCEPTABLE {
+            bad.push(format!("Accept {:?} got {status}, not 406", ex.accept));
+        }
+    }
+    if ex.method == Method::Get && ex.op == Some(OpKind::Mutation) {
+        if status.is_success() {
+            bad.push(format!("a mutation over GET got {status}"));
+        }
+        if status == StatusCode::METHOD_NOT_ALLOWED {
             let allow = ex
                 .headers
                 .get(header::ALLOW)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if status != StatusCode::METHOD_NOT_ALLOWED || !allow.contains("POST") {
-                bad.push(format!(
-                    "strict: a mutation over GET got {status} (Allow {allow:?}), not 405 with Allow: POST"
-                ));
-            }
-        } else if ex.method == Method::Post
-            && ex.accept.unacceptable()
-            && ex.content_type.is_json()
-            && status != StatusCode::NOT_ACCEPTABLE
-        {
-            bad.push(format!(
-                "strict: Accept {:?} got {status}, not 406",
-                ex.accept
-            ));
-        }
-        if ex.method == Method::Post
-            && matches!(ex.accept, Accept::GraphqlResponse)
-            && status == StatusCode::OK
-            && !ex.is_batch
-        {
-            for response in &responses {
-                let request_error = response.get("data").is_none_or(Value::is_null)
-                    && response
-                        .get("errors")
-                        .and_then(Value::as_array)
-                        .is_some_and(|errors| errors.iter().all(|e| e.get("path").is_none()));
-                if request_error {
-                    bad.push("strict: a request error was answered with 200".into());
-                }
+            if !allow.contains("POST") {
+                bad.push(format!("405 for a mutation over GET with Allow {allow:?}"));
             }
         }
     }
-
-    (bad, parsed)
+    let json_type = response_type.starts_with("application/json")
+        || response_type.starts_with("application/graphql-response+json");
+    if json_type {
+        let wanted = match ex.accept {
+            Accept::Json => Some("application/json"),
+            Accept::GraphqlResponse | Accept::Weighted => Some("application/graphql-response+json"),
+            _ => None,
+        };
+        // Known: GET without a readable `query` parameter answers 400 as
+        // application/json whatever `Accept` says.
+        let known = ex.method == Method::Get
+            && status == StatusCode::BAD_REQUEST
+            && crate::grammar::avoiding("get-accept");
+        if let Some(wanted) = wanted
+            && !response_type.starts_with(wanted)
+            && !known
+        {
+            bad.push(format!(
+                "Accept {:?} answered with {response_type:?}",
+                ex.accept
+            ));
+        }
+    }
+    // Parse and validation failures (the limits included) are 400 without `data`. Other
+    // request errors raised when execution starts (an unknown `operationName`, variables
+    // that don't coerce) still come back as 200 with `"data": null`, which the spec allows
+    // for `application/json` and only recommends against otherwise: not checked here.
+    for response in responses {
+        if status.is_client_error() && response.get("data").is_some() {
+            bad.push(format!("a {status} carries `data`"));
+        }
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        if ex.headers.get(header::RETRY_AFTER).is_none() {
+            bad.push("429 without Retry-After".into());
+        }
+        let limited = responses.iter().any(|r| {
+            r.get("errors")
+                .and_then(Value::as_array)
+                .is_some_and(|errors| {
+                    errors
+                        .iter()
+                        .any(|e| e["extensions"]["code"] == "RATE_LIMITED")
+                })
+        });
+        if !limited {
+            bad.push("429 without a RATE_LIMITED error".into());
+        }
+    }
 }
 
 fn check_shape(response: &Value, world: &World<'_>, sent_lower: &str, bad: &mut Vec<String>) {

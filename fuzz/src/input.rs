@@ -296,7 +296,7 @@ impl Accept {
         Some(s.as_bytes().to_vec())
     }
 
-    /// Whether no response the server can make is acceptable (406 under strict rules).
+    /// Whether `Accept` allows neither JSON form (the server must answer 406).
     pub fn unacceptable(&self) -> bool {
         matches!(self, Accept::Html | Accept::Png)
     }
