@@ -138,6 +138,32 @@ pub async fn counts_per_parent<C: ConnectionTrait>(
     Ok(counts)
 }
 
+/// How many rows of `table` each parent in `parents` has, in one `GROUP BY`: the batched
+/// `totalCount` of a nested list.
+pub async fn children_per_parent<C, T, P>(
+    db: &C,
+    table: T,
+    workspace: (impl IntoColumnRef, Uuid),
+    parent: P,
+    parents: Vec<Uuid>,
+) -> Result<HashMap<Uuid, u64>, DbErr>
+where
+    C: ConnectionTrait,
+    T: sea_orm::sea_query::IntoTableRef,
+    P: IntoColumnRef + Clone,
+{
+    let (count, n) = count_star();
+    let select = Query::select()
+        .expr_as(Expr::col(parent.clone()), Alias::new(PARENT))
+        .expr_as(count, n)
+        .from(table)
+        .and_where(Expr::col(workspace.0).eq(workspace.1))
+        .and_where(Expr::col(parent.clone()).is_in(parents))
+        .group_by_col(parent)
+        .to_owned();
+    counts_per_parent(db, &select).await
+}
+
 /// How many rows `select` (a `SELECT … FROM … WHERE …` without columns) matches.
 pub async fn count_rows<C: ConnectionTrait>(
     db: &C,

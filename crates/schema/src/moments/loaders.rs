@@ -137,18 +137,15 @@ impl Loader<MomentCountOfContact> for AppLoader {
         keys: &[MomentCountOfContact],
     ) -> Result<HashMap<MomentCountOfContact, u64>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let (count, n) = sql::count_star();
-        let select = Query::select()
-            .expr_as(Expr::col(moments::Column::ContactId), PARENT)
-            .expr_as(count, n)
-            .from(moments::Entity)
-            .and_where(moments::Column::WorkspaceId.eq(self.workspace_id))
-            .and_where(moments::Column::ContactId.is_in(ids))
-            .group_by_col(moments::Column::ContactId)
-            .to_owned();
-        let counts = sql::counts_per_parent(&self.db.conn, &select)
-            .await
-            .map_err(Arc::new)?;
+        let counts = sql::children_per_parent(
+            &self.db.conn,
+            moments::Entity,
+            (moments::Column::WorkspaceId, self.workspace_id),
+            moments::Column::ContactId,
+            ids,
+        )
+        .await
+        .map_err(Arc::new)?;
         Ok(keys
             .iter()
             .map(|k| (*k, counts.get(&k.0).copied().unwrap_or(0)))

@@ -99,18 +99,15 @@ impl Loader<NoteCount> for AppLoader {
 
     async fn load(&self, keys: &[NoteCount]) -> Result<HashMap<NoteCount, u64>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let (count, n) = sql::count_star();
-        let select = Query::select()
-            .expr_as(Expr::col(notes::Column::ProfileId), PARENT)
-            .expr_as(count, n)
-            .from(notes::Entity)
-            .and_where(notes::Column::WorkspaceId.eq(self.workspace_id))
-            .and_where(notes::Column::ProfileId.is_in(ids))
-            .group_by_col(notes::Column::ProfileId)
-            .to_owned();
-        let counts = sql::counts_per_parent(&self.db.conn, &select)
-            .await
-            .map_err(Arc::new)?;
+        let counts = sql::children_per_parent(
+            &self.db.conn,
+            notes::Entity,
+            (notes::Column::WorkspaceId, self.workspace_id),
+            notes::Column::ProfileId,
+            ids,
+        )
+        .await
+        .map_err(Arc::new)?;
         Ok(keys
             .iter()
             .map(|k| (*k, counts.get(&k.0).copied().unwrap_or(0)))
