@@ -10,6 +10,7 @@ mod m20261121_000001_tenancy;
 mod m20261121_000002_profiles;
 mod m20261122_000003_search;
 mod m20261122_000004_idempotency;
+pub mod m20261122_000005_row_security;
 mod util;
 
 /// Every migration, in order.
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_profiles::Migration),
             Box::new(m20261122_000003_search::Migration),
             Box::new(m20261122_000004_idempotency::Migration),
+            Box::new(m20261122_000005_row_security::Migration),
         ]
     }
 }

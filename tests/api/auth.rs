@@ -298,3 +298,79 @@ both_backends!(
         assert!(fields.contains(&json!({ "key": "plan", "label": "Tier", "archived": true })));
     }
 );
+
+/// The token cache (`--token-cache-seconds`): a token that authenticated is not looked up
+/// again for the next requests, and a revoked one stops working once its entry is stale.
+mod token_cache {
+    use super::*;
+    use crate::helpers::{Backend, spawn_app_with};
+
+    async fn statements(app: &TestApp, token: &str) -> (StatusCode, u64) {
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(token)
+            .json(&json!({ "query": "{ viewer { scopes } }" }))
+            .send()
+            .await
+            .unwrap();
+        let count = response
+            .headers()
+            .get("x-sql-statements")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        (response.status(), count)
+    }
+
+    async fn scenario(app: TestApp) {
+        let conn = app.conn();
+        let ws = app.demo_workspace().await.id;
+        let read: Scopes = "read".parse().unwrap();
+        let token = tokens::create(conn, ws, None, "cached", &read, None)
+            .await
+            .unwrap();
+        // The first request looks the token up (and records its first use).
+        let (status, first) = statements(&app, &token.plaintext).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, second) = statements(&app, &token.plaintext).await;
+        // Later ones find it in the cache: no look-up statement at all.
+        let (_, third) = statements(&app, &token.plaintext).await;
+        assert!(second < first, "first {first}, second {second}");
+        assert_eq!(second, third);
+
+        // Revoked in the database: still served from the cache for at most the TTL …
+        let mut row: api_tokens::ActiveModel = token.row.clone().into();
+        row.revoked_at = Set(Some(Utc::now().into()));
+        row.update(conn).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut status = statements(&app, &token.plaintext).await.0;
+        while status == StatusCode::OK && started.elapsed() < std::time::Duration::from_secs(5) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            status = statements(&app, &token.plaintext).await.0;
+        }
+        // … and refused once its entry is stale.
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            started.elapsed() <= std::time::Duration::from_millis(1_500),
+            "refused within the 1 s TTL (and a request): {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sqlite() {
+        let app = spawn_app_with(Backend::Sqlite, |c| c.token_cache_seconds = 1)
+            .await
+            .unwrap();
+        scenario(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn postgres() {
+        match spawn_app_with(Backend::Postgres, |c| c.token_cache_seconds = 1).await {
+            Some(app) => scenario(app).await,
+            None => println!("skipped: set TEST_DATABASE_URL to run it on PostgreSQL"),
+        }
+    }
+}

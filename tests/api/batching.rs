@@ -115,13 +115,22 @@ both_backends!(
         assert_eq!(ten, hundred, "Q1..Q4 statements for 10 vs 100 profiles");
 
         // Budgets: about one statement per level of nesting, plus the token look-up.
+        // On PostgreSQL each request also runs in its walled transaction (BEGIN, the
+        // role and workspace settings, COMMIT: see `Db::walled`).
+        let wall = match app.backend {
+            crate::helpers::Backend::Postgres => 3,
+            crate::helpers::Backend::Sqlite => 0,
+        };
         let [q1, q2, q3, q4_note, q4_move] = hundred;
-        assert!(q1 <= 12, "Q1 profile page ran {q1} statements");
-        assert!(q2 <= 6, "Q2 look-up ran {q2} statements");
-        assert!(q3 <= 10, "Q3 export page ran {q3} statements");
-        assert!(q4_note <= 4, "Q4 createNote ran {q4_note} statements");
+        assert!(q1 <= 10 + wall, "Q1 profile page ran {q1} statements");
+        assert!(q2 <= 4 + wall, "Q2 look-up ran {q2} statements");
+        assert!(q3 <= 8 + wall, "Q3 export page ran {q3} statements");
         assert!(
-            q4_move <= 8,
+            q4_note <= 3 + wall,
+            "Q4 createNote ran {q4_note} statements"
+        );
+        assert!(
+            q4_move <= 5 + wall,
             "Q4 attachContact(move) ran {q4_move} statements"
         );
         println!(

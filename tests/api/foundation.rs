@@ -490,7 +490,7 @@ both_backends!(
             second.demo_token.is_none(),
             "the demo is seeded on a brand-new database only"
         );
-        let conn = &second.state.db.conn;
+        let conn = second.state.db.pool().unwrap();
         assert_eq!(workspaces::Entity::find().count(conn).await.unwrap(), 1);
         assert_eq!(profiles::Entity::find().count(conn).await.unwrap(), 1);
         assert_eq!(api_tokens::Entity::find().count(conn).await.unwrap(), 1);

@@ -77,6 +77,16 @@ pub async fn spawn_app_with(
     backend: Backend,
     configure: impl FnOnce(&mut Config),
 ) -> Option<TestApp> {
+    spawn_app_custom(backend, configure, |_, _| {}).await
+}
+
+/// [`spawn_app_with`], and `adjust` may change the prepared state before the server starts
+/// (e.g. swap in a schema with an extra extension), given the final config.
+pub async fn spawn_app_custom(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+    adjust: impl FnOnce(&mut profilegraph::http::AppState, &Config),
+) -> Option<TestApp> {
     let (db_url, cleanup) = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join("profilegraph-tests");
@@ -109,9 +119,10 @@ pub async fn spawn_app_with(
     config.no_demo = false;
     configure(&mut config);
     let seeds_demo = !config.no_demo && !config.production;
-    let prepared = app::prepare(&config)
+    let mut prepared = app::prepare(&config)
         .await
         .unwrap_or_else(|e| panic!("cannot prepare the app on {}: {e}", config.database_url));
+    adjust(&mut prepared.state, &config);
     let demo_token = match prepared.demo_token {
         Some(token) => token,
         None => {
@@ -154,7 +165,7 @@ pub async fn spawn_app_with(
 impl TestApp {
     /// The test's pool on the app's database.
     pub fn conn(&self) -> &DatabaseConnection {
-        &self.db.conn
+        self.db.pool().expect("the app holds the pool")
     }
 
     /// `POST /graphql` with `query` and `variables`, as `Authorization: Bearer <token>` if

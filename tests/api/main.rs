@@ -22,6 +22,8 @@ mod foundation;
 mod fuzz_findings;
 mod isolation;
 mod notes;
+mod panics;
+mod row_security;
 mod schema_sdl;
 
 // The GraphQL operations the workflow tests below share.

@@ -1,23 +1,227 @@
-//! The database handle the schema works with, and how write transactions begin.
+//! The database handle the schema works with: the pool, or one request's walled
+//! transaction; and how write transactions begin.
+
+use std::sync::{Arc, Mutex};
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 use crate::error::Result;
 
-/// A pooled connection to SQLite or PostgreSQL; cheap to clone.
+/// The role a GraphQL request runs as on PostgreSQL, under the row-level security
+/// policies of the migration `m20261122_000005_row_security`.
+pub const APP_ROLE: &str = "profilegraph_app";
+
+/// Where statements go: the pool, or one request's transaction behind the wall.
+#[derive(Debug, Clone)]
+pub enum Conn {
+    /// The pool: each statement on whichever connection is free, as the owning role.
+    Pool(DatabaseConnection),
+    /// One request's transaction on PostgreSQL, running as [`APP_ROLE`] with the
+    /// request's workspace set, so row-level security hides every other workspace.
+    Walled(Arc<Wall>),
+}
+
+/// One request's walled transaction, opened by its first statement: a request that a
+/// limit refuses, or that needs no data, never touches the database.
+#[derive(Debug)]
+pub struct Wall {
+    pool: DatabaseConnection,
+    workspace_id: Uuid,
+    txn: OnceCell<DatabaseTransaction>,
+    /// The first statement that failed. PostgreSQL aborts the transaction there: every
+    /// later statement fails, and COMMIT would quietly roll back what came before. So
+    /// the request ends with this error instead of claiming it wrote anything.
+    /// (Failures a store expects, like a unique violation, run inside a savepoint
+    /// through [`Db::begin_write`] and never get here.)
+    failure: Mutex<Option<(bool, String)>>,
+}
+
+impl Wall {
+    /// The transaction, begun (with the role and workspace set) by the first caller.
+    async fn txn(&self) -> std::result::Result<&DatabaseTransaction, DbErr> {
+        let txn = self
+            .txn
+            .get_or_try_init(|| async {
+                let txn = self.pool.begin().await?;
+                // One round trip for both; the id is a parsed UUID, so formatting it into
+                // the text is safe (and `SET` takes no bind parameters).
+                txn.execute_unprepared(&format!(
+                    "SET LOCAL ROLE {APP_ROLE}; SET LOCAL app.workspace_id = '{}'",
+                    self.workspace_id
+                ))
+                .await?;
+                // BEGIN and the settings: two statements the metric callback doesn't see.
+                crate::exec::add_statements(2);
+                Ok::<_, DbErr>(txn)
+            })
+            .await;
+        self.noted(txn)
+    }
+
+    /// Pass `result` on, remembering the first failure.
+    fn noted<T>(&self, result: std::result::Result<T, DbErr>) -> std::result::Result<T, DbErr> {
+        if let Err(err) = &result
+            && let Ok(mut failure) = self.failure.lock()
+            && failure.is_none()
+        {
+            *failure = Some((crate::error::is_unavailable(err), err.to_string()));
+        }
+        result
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Conn {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Conn::Pool(conn) => conn.get_database_backend(),
+            Conn::Walled(wall) => wall.pool.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
+        match self {
+            Conn::Pool(conn) => conn.execute_raw(stmt).await,
+            Conn::Walled(wall) => {
+                let result = wall.txn().await?.execute_raw(stmt).await;
+                wall.noted(result)
+            }
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
+        match self {
+            Conn::Pool(conn) => conn.execute_unprepared(sql).await,
+            Conn::Walled(wall) => {
+                let result = wall.txn().await?.execute_unprepared(sql).await;
+                wall.noted(result)
+            }
+        }
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: Statement,
+    ) -> std::result::Result<Option<QueryResult>, DbErr> {
+        match self {
+            Conn::Pool(conn) => conn.query_one_raw(stmt).await,
+            Conn::Walled(wall) => {
+                let result = wall.txn().await?.query_one_raw(stmt).await;
+                wall.noted(result)
+            }
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Conn::Pool(conn) => conn.query_all_raw(stmt).await,
+            Conn::Walled(wall) => {
+                let result = wall.txn().await?.query_all_raw(stmt).await;
+                wall.noted(result)
+            }
+        }
+    }
+}
+
+/// A pooled connection to SQLite or PostgreSQL, or one request's walled transaction;
+/// cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
-    /// The pool. Reads go straight through it; writes go through [`Db::begin_write`].
-    pub conn: DatabaseConnection,
+    /// Where statements go. Writes go through [`Db::begin_write`].
+    pub conn: Conn,
 }
 
 impl Db {
     /// Wrap a connected pool.
     pub fn new(conn: DatabaseConnection) -> Self {
-        Self { conn }
+        Self {
+            conn: Conn::Pool(conn),
+        }
+    }
+
+    /// The pool behind this handle, if it is one (not a request's transaction).
+    pub fn pool(&self) -> Option<&DatabaseConnection> {
+        match &self.conn {
+            Conn::Pool(conn) => Some(conn),
+            Conn::Walled(_) => None,
+        }
+    }
+
+    /// A handle for one GraphQL request of `workspace_id`.
+    ///
+    /// On PostgreSQL its statements run in one transaction that has switched to
+    /// [`APP_ROLE`] and set `app.workspace_id`, so the database itself refuses every row
+    /// of another workspace, whatever a statement's `WHERE` says: a second wall behind the
+    /// filters in the code. Both settings are `LOCAL`: they end with the transaction, and
+    /// the pooled connection goes back as the owning role. The transaction begins with
+    /// the first statement; call [`Db::finish`] at the end. On SQLite (which has no
+    /// row-level security) it is the pool itself.
+    pub fn walled(&self, workspace_id: Uuid) -> Db {
+        match &self.conn {
+            Conn::Pool(pool) if pool.get_database_backend() == DbBackend::Postgres => Db {
+                conn: Conn::Walled(Arc::new(Wall {
+                    pool: pool.clone(),
+                    workspace_id,
+                    txn: OnceCell::new(),
+                    failure: Mutex::new(None),
+                })),
+            },
+            _ => self.clone(),
+        }
+    }
+
+    /// End a request's handle from [`Db::walled`]: commit its transaction, or roll it
+    /// back and return the error when one of its statements failed. A no-op for the pool.
+    ///
+    /// Loader batches hold clones until they finish; by the time the response is ready
+    /// they have, but a last task may still be unwinding, so give it a few turns.
+    pub async fn finish(self) -> Result<()> {
+        let Conn::Walled(mut wall) = self.conn else {
+            return Ok(());
+        };
+        let mut turns = 0;
+        let wall = loop {
+            match Arc::try_unwrap(wall) {
+                Ok(wall) => break wall,
+                Err(_) if turns >= 1_000 => {
+                    // Whoever still holds it drops it later, which rolls it back: nothing
+                    // is half-written, and the request says it failed.
+                    return Err(crate::Error::Database(DbErr::Custom(
+                        "a request's transaction was still in use after the request ended".into(),
+                    )));
+                }
+                Err(shared) => {
+                    turns += 1;
+                    wall = shared;
+                    tokio::task::yield_now().await;
+                }
+            }
+        };
+        let failure = wall.failure.into_inner().ok().flatten();
+        let Some(txn) = wall.txn.into_inner() else {
+            return Ok(());
+        };
+        match failure {
+            None => {
+                txn.commit().await?;
+                crate::exec::add_statements(1);
+                Ok(())
+            }
+            Some((unavailable, message)) => {
+                txn.rollback().await?;
+                let err = DbErr::Custom(message);
+                Err(if unavailable {
+                    crate::Error::Unavailable(err)
+                } else {
+                    crate::Error::Database(err)
+                })
+            }
+        }
     }
 
     /// Start a transaction for a change.
@@ -25,13 +229,23 @@ impl Db {
     /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front, so concurrent
     /// writers queue on the busy timeout. With the default `BEGIN DEFERRED`, two
     /// transactions that both read and then write deadlock, and SQLite fails one of them
-    /// with "database is locked" without waiting. PostgreSQL ignores the mode.
+    /// with "database is locked" without waiting. PostgreSQL ignores the mode. Inside a
+    /// request's walled transaction it is a savepoint: a failed change rolls back to it
+    /// and leaves the rest of the request alone.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        Ok(self.conn.begin_with_options(options).await?)
+        match &self.conn {
+            Conn::Pool(conn) => {
+                let options = TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                };
+                Ok(conn.begin_with_options(options).await?)
+            }
+            Conn::Walled(wall) => {
+                let txn = wall.txn().await?;
+                Ok(wall.noted(txn.begin().await)?)
+            }
+        }
     }
 }
 

@@ -105,7 +105,7 @@ impl Error {
 /// hand out a connection (the database is down or saturated), or the connection broke
 /// under a statement (closed socket, server shutting down or restarting). That is worth
 /// a retry.
-fn is_unavailable(err: &DbErr) -> bool {
+pub(crate) fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {

@@ -33,6 +33,12 @@ pub fn count_statements(conn: &mut DatabaseConnection) {
     });
 }
 
+/// Count `n` statements that ran without the metric callback seeing them (a
+/// transaction's `BEGIN` and `COMMIT`), towards the current request, if any.
+pub fn add_statements(n: u64) {
+    let _ = STATEMENTS.try_with(|count| count.fetch_add(n, Ordering::Relaxed));
+}
+
 /// Run `fut` with a fresh statement counter; returns its output and the count.
 pub async fn counted<F: Future>(fut: F) -> (F::Output, u64) {
     let counter = Arc::new(AtomicU64::new(0));

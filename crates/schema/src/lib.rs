@@ -85,6 +85,10 @@ pub fn sdl() -> String {
 /// Execute `request` as `viewer` with a fresh set of loaders scoped to the viewer's
 /// workspace; returns the response and the SQL statements it ran.
 ///
+/// On PostgreSQL the whole request runs in one transaction behind row-level security
+/// (see [`Db::walled`]): every resolver and loader sees only the viewer's workspace,
+/// even a statement that forgot to filter by it.
+///
 /// Must run inside a `LocalSet` (a worker of the server's pinned pool): the loaders spawn
 /// their batches onto the current thread and wait for no time window (see [`exec`]).
 pub async fn execute_pinned(
@@ -94,8 +98,22 @@ pub async fn execute_pinned(
     request: Request,
 ) -> (Response, u64) {
     exec::counted_pinned(async {
+        let db = db.walled(viewer.workspace_id);
         let loaders = loaders::for_workspace(db.clone(), viewer.workspace_id, Duration::ZERO);
-        schema.execute(request.data(viewer).data(loaders)).await
+        let response = schema
+            .execute(request.data(viewer).data(loaders).data(db.clone()))
+            .await;
+        match db.finish().await {
+            Ok(()) => response,
+            // Nothing the request wrote is kept: say so rather than answer with its data.
+            Err(err) => error_response(err),
+        }
     })
     .await
+}
+
+/// A response that is only `err`, with no data.
+fn error_response(err: Error) -> Response {
+    let err = async_graphql::Error::from(err).into_server_error(Default::default());
+    Response::from_errors(vec![err])
 }

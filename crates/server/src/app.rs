@@ -3,7 +3,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use profilegraph_schema::{AppSchema, Db};
+use async_graphql::{EmptySubscription, SchemaBuilder};
+use profilegraph_schema::{AppSchema, Db, MutationRoot, QueryRoot};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -44,6 +45,16 @@ pub mod limits {
 
 /// Build the executable schema with its operation limits.
 pub fn schema(db: Db, config: &Config) -> AppSchema {
+    schema_builder(db, config).finish()
+}
+
+/// The schema's builder with every limit and extension of [`schema`] set, for a caller
+/// that adds to it (the tests add an extension that panics, to prove a panic stays
+/// inside its request).
+pub fn schema_builder(
+    db: Db,
+    config: &Config,
+) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     let mut builder = profilegraph_schema::builder(db)
         // Deep, wide or self-similar queries are the cheapest way to make a GraphQL server
         // do unbounded work; refuse them before any resolver runs.
@@ -63,7 +74,7 @@ pub fn schema(db: Db, config: &Config) -> AppSchema {
         // "Did you mean …?" hints map the schema out for someone probing it.
         builder = builder.disable_suggestions();
     }
-    builder.finish()
+    builder
 }
 
 /// Connect, migrate, and (on a brand-new database, unless disabled) seed the demo.
@@ -87,6 +98,9 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     let state = AppState {
         schema: schema(db.clone(), config),
         executor: tokio_util::task::LocalPoolHandle::new(workers),
+        tokens: Arc::new(profilegraph_schema::auth::TokenCache::new(
+            std::time::Duration::from_secs(config.token_cache_seconds),
+        )),
         db,
         settings: Arc::new(HttpSettings {
             graphiql: !config.production,

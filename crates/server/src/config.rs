@@ -69,6 +69,17 @@ pub struct Config {
     #[arg(long, env = "PROFILEGRAPH_MAX_ROOT_FIELDS", default_value_t = crate::app::limits::ROOT_FIELDS, global = true)]
     pub max_root_fields: usize,
 
+    /// How many seconds a token that authenticated is remembered, saving the look-up
+    /// statement on the requests that follow. A token revoked in the database keeps
+    /// working on a running server for at most this long; 0 checks every request.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_TOKEN_CACHE_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub token_cache_seconds: u64,
+
     /// Query cost one token may spend per minute (cost = the operation's complexity: a
     /// profile page costs about 280, a 100-profile export page about 12,000).
     #[arg(
@@ -166,6 +177,8 @@ impl Config {
             log_format: LogFormat::Text,
             db_max_connections: 10,
             db_acquire_timeout_secs: 3,
+            // Tests revoke tokens and expect the next request to see it.
+            token_cache_seconds: 0,
         }
     }
 }

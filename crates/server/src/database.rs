@@ -106,7 +106,7 @@ pub async fn migrate(conn: &DatabaseConnection) -> Result<()> {
 }
 
 /// A cheap round trip, for `/health/ready`.
-pub async fn ping(conn: &DatabaseConnection) -> Result<()> {
+pub async fn ping(conn: &impl ConnectionTrait) -> Result<()> {
     conn.execute_unprepared("SELECT 1").await?;
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! Who is calling: API tokens, their scopes, and the viewer every operation runs as.
 
+mod cache;
 mod scopes;
 pub mod tokens;
 
+pub use cache::TokenCache;
 pub use scopes::{Scope, Scopes};
 
 use async_graphql::Context;

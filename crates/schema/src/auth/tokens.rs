@@ -104,6 +104,14 @@ pub async fn create<C: ConnectionTrait>(
 /// The viewer for a bearer token, or UNAUTHENTICATED if it is malformed, unknown, revoked
 /// or expired. All four answer the same, so a caller learns nothing about which it was.
 pub async fn authenticate<C: ConnectionTrait>(db: &C, token: &str) -> Result<Viewer> {
+    Ok(authenticate_until(db, token).await?.0)
+}
+
+/// [`authenticate`], and when the token expires, if it does.
+pub(crate) async fn authenticate_until<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<(Viewer, Option<DateTime<Utc>>)> {
     if !is_well_formed(token) {
         return Err(Error::Unauthenticated);
     }
@@ -135,12 +143,13 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, token: &str) -> Result<Vie
             .exec(db)
             .await?;
     }
-    Ok(Viewer {
+    let viewer = Viewer {
         workspace_id: row.workspace_id,
         agent_id: row.agent_id,
         token_id: row.id,
         scopes,
-    })
+    };
+    Ok((viewer, row.expires_at.map(|at| at.to_utc())))
 }
 
 /// Every token of a workspace, oldest first (never the secret: it isn't stored).

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
+use sea_orm::ConnectionTrait;
 use sea_orm::FromQueryResult;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
 use uuid::Uuid;

@@ -144,6 +144,10 @@ pub async fn create(
         return Ok((existing, false));
     }
     let now = crate::db::now();
+    // In a transaction of its own (a savepoint inside a request's transaction on
+    // PostgreSQL): when the insert loses a race, only it is undone, and the look-up
+    // below still runs.
+    let txn = db.begin_write().await?;
     let inserted = contacts::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
@@ -155,14 +159,18 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&db.conn)
+    .insert(&txn)
     .await
     .map_err(Error::from);
     match inserted {
-        Ok(contact) => Ok((contact, true)),
+        Ok(contact) => {
+            txn.commit().await?;
+            Ok((contact, true))
+        }
         // Two conversations brought the same identity in at once; the unique index let
         // exactly one insert through. Return that one.
         Err(err) if err.is_unique_violation() => {
+            txn.rollback().await?;
             by_identity(&db.conn, workspace_id, channel_id, &identifier)
                 .await?
                 .map(|c| (c, false))

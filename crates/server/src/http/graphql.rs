@@ -21,7 +21,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use profilegraph_schema::auth::tokens;
 use profilegraph_schema::idempotency::{self, Claim};
 use profilegraph_schema::{Error, ErrorCode, exec};
 use serde::Deserialize;
@@ -260,7 +259,7 @@ async fn run(
         );
     };
     let (viewer, auth_statements) =
-        exec::counted(tokens::authenticate(&state.db.conn, token)).await;
+        exec::counted(state.tokens.authenticate(&state.db.conn, token)).await;
     let viewer = match viewer {
         Ok(viewer) => viewer,
         Err(err) => {

@@ -36,6 +36,8 @@ pub struct AppState {
     pub db: Db,
     /// Settings the handlers need.
     pub settings: Arc<HttpSettings>,
+    /// Tokens that authenticated recently.
+    pub tokens: Arc<profilegraph_schema::auth::TokenCache>,
     /// Single-threaded workers that execute GraphQL requests (one per core).
     pub executor: tokio_util::task::LocalPoolHandle,
 }

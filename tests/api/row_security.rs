@@ -1,0 +1,262 @@
+//! PostgreSQL's row-level security: the second wall behind the code's workspace filters.
+//!
+//! These tests go around the code on purpose: raw SQL with no `workspace_id` filter, run
+//! through the same walled handle a GraphQL request gets, must still see and touch only
+//! the request's workspace.
+
+use profilegraph_schema::Db;
+use profilegraph_schema::db::APP_ROLE;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use uuid::Uuid;
+
+use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::support::demo;
+
+/// A fresh PostgreSQL app, or `None` (with a note) when PostgreSQL isn't configured.
+async fn postgres_app() -> Option<TestApp> {
+    let app = spawn_app(Backend::Postgres).await;
+    if app.is_none() {
+        println!("skipped: set TEST_DATABASE_URL to run it on PostgreSQL");
+    }
+    app
+}
+
+async fn scalar_i64(conn: &impl ConnectionTrait, sql: &str) -> Result<i64, sea_orm::DbErr> {
+    let row = conn
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?
+        .expect("one row");
+    row.try_get_by_index::<i64>(0)
+}
+
+/// A second workspace with one profile, written as the owner (outside the wall).
+async fn other_workspace(app: &TestApp) -> Uuid {
+    let ws = profilegraph_schema::workspace::store::create_workspace(app.conn(), "Other Co")
+        .await
+        .unwrap();
+    app.conn()
+        .execute_unprepared(&format!(
+            "INSERT INTO profiles (id, workspace_id, name, version, created_at, updated_at) \
+             VALUES ('{}', '{}', 'Olga Other', 1, now(), now())",
+            Uuid::now_v7(),
+            ws.id
+        ))
+        .await
+        .unwrap();
+    ws.id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_tenant_table_has_a_policy_and_the_app_role_cannot_bypass_it() {
+    let Some(app) = postgres_app().await else {
+        return;
+    };
+    let conn = app.conn();
+    // Every table with a workspace_id column, and workspaces itself.
+    let unprotected = scalar_i64(
+        conn,
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relkind = 'r' \
+           AND (c.relname = 'workspaces' OR EXISTS (SELECT 1 FROM pg_attribute a \
+                WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped)) \
+           AND NOT (c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policies p \
+                WHERE p.schemaname = n.nspname AND p.tablename = c.relname))",
+    )
+    .await
+    .unwrap();
+    assert_eq!(unprotected, 0, "a tenant table without row-level security");
+    let protected = scalar_i64(
+        conn,
+        "SELECT count(*) FROM pg_policies WHERE schemaname = current_schema() \
+         AND policyname = 'workspace_isolation'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        protected, 11,
+        "workspaces and the ten tables that hold workspace_id"
+    );
+    // PostgreSQL skips policies for superusers, BYPASSRLS roles and table owners (unless
+    // forced): the app role must be none of them.
+    let exempt = scalar_i64(
+        conn,
+        &format!(
+            "SELECT count(*) FROM pg_roles r WHERE r.rolname = '{APP_ROLE}' \
+             AND (r.rolsuper OR r.rolbypassrls OR EXISTS (SELECT 1 FROM pg_class c \
+                  WHERE c.relowner = r.oid))"
+        ),
+    )
+    .await
+    .unwrap();
+    let exists = scalar_i64(
+        conn,
+        &format!("SELECT count(*) FROM pg_roles WHERE rolname = '{APP_ROLE}'"),
+    )
+    .await
+    .unwrap();
+    assert_eq!((exists, exempt), (1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_walled_request_sees_and_writes_only_its_own_workspace_even_without_filters() {
+    let Some(app) = postgres_app().await else {
+        return;
+    };
+    let demo = demo(&app).await;
+    let other = other_workspace(&app).await;
+    let owner_sees = scalar_i64(app.conn(), "SELECT count(*) FROM profiles")
+        .await
+        .unwrap();
+    let demo_profiles = scalar_i64(
+        app.conn(),
+        &format!(
+            "SELECT count(*) FROM profiles WHERE workspace_id = '{}'",
+            demo.workspace_id
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(owner_sees, demo_profiles + 1);
+
+    let walled = app.db.walled(demo.workspace_id);
+    // No WHERE clause at all: the database adds the workspace.
+    assert_eq!(
+        scalar_i64(&walled.conn, "SELECT count(*) FROM profiles")
+            .await
+            .unwrap(),
+        demo_profiles
+    );
+    assert_eq!(
+        scalar_i64(&walled.conn, "SELECT count(*) FROM workspaces")
+            .await
+            .unwrap(),
+        1
+    );
+    // Another workspace's rows can't be changed or deleted: they aren't there.
+    let touched = walled
+        .conn
+        .execute_unprepared(&format!(
+            "UPDATE profiles SET name = 'hacked' WHERE workspace_id = '{other}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(touched.rows_affected(), 0);
+    let deleted = walled
+        .conn
+        .execute_unprepared("DELETE FROM notes WHERE workspace_id <> workspace_id OR true")
+        .await
+        .unwrap();
+    assert!(deleted.rows_affected() > 0, "the demo's own notes go");
+    walled.finish().await.unwrap();
+    assert_eq!(
+        scalar_i64(
+            app.conn(),
+            &format!("SELECT count(*) FROM profiles WHERE workspace_id = '{other}' AND name = 'Olga Other'")
+        )
+        .await
+        .unwrap(),
+        1,
+        "the other workspace's profile is untouched"
+    );
+
+    // Writing a row into another workspace is refused by the policy's CHECK.
+    let walled = app.db.walled(demo.workspace_id);
+    let err = walled
+        .conn
+        .execute_unprepared(&format!(
+            "INSERT INTO profiles (id, workspace_id, name, version, created_at, updated_at) \
+             VALUES ('{}', '{other}', 'Planted', 1, now(), now())",
+            Uuid::now_v7()
+        ))
+        .await
+        .expect_err("the policy refuses a row of another workspace");
+    assert!(
+        err.to_string().contains("row-level security"),
+        "unexpected error: {err}"
+    );
+    drop(walled);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_role_without_a_workspace_sees_nothing() {
+    let Some(app) = postgres_app().await else {
+        return;
+    };
+    demo(&app).await;
+    // The wall fails closed: the role alone, with no workspace named, sees no rows.
+    let pool = app.db.pool().expect("the app's pool");
+    let txn = sea_orm::TransactionTrait::begin(pool).await.unwrap();
+    txn.execute_unprepared(&format!("SET LOCAL ROLE {APP_ROLE}"))
+        .await
+        .unwrap();
+    for table in ["profiles", "contacts", "notes", "api_tokens", "workspaces"] {
+        let seen = scalar_i64(&txn, &format!("SELECT count(*) FROM {table}"))
+            .await
+            .unwrap();
+        assert_eq!(seen, 0, "{table} without app.workspace_id");
+    }
+    txn.rollback().await.unwrap();
+}
+
+/// The demo workspace through GraphQL still works with the wall up (it runs on every
+/// request of every other test too); this checks a write and the read after it, with the
+/// statement count that the wall adds on PostgreSQL (BEGIN, the settings, COMMIT).
+#[tokio::test(flavor = "multi_thread")]
+async fn graphql_requests_run_behind_the_wall() {
+    let Some(app) = postgres_app().await else {
+        return;
+    };
+    let demo = demo(&app).await;
+    let db: &Db = &app.db;
+    assert!(db.pool().is_some());
+    let body = crate::support::data(
+        &app,
+        &app.demo_token,
+        "mutation($p: ID!) { createNote(input: { profileId: $p, body: \"behind the wall\" }) { note { body } } }",
+        serde_json::json!({ "p": demo.peter }),
+    )
+    .await;
+    assert_eq!(body["createNote"]["note"]["body"], "behind the wall");
+    let saved = scalar_i64(
+        app.conn(),
+        "SELECT count(*) FROM notes WHERE body = 'behind the wall'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved, 1, "the request's transaction committed");
+}
+
+/// PostgreSQL aborts a transaction at its first failed statement, and COMMIT then quietly
+/// rolls back. So a request whose statement failed ends with that error, never with a
+/// success for writes that were in fact undone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_statement_undoes_the_request_and_says_so() {
+    let Some(app) = postgres_app().await else {
+        return;
+    };
+    let demo = demo(&app).await;
+    let walled = app.db.walled(demo.workspace_id);
+    walled
+        .conn
+        .execute_unprepared("UPDATE profiles SET name = 'Renamed'")
+        .await
+        .unwrap();
+    walled
+        .conn
+        .execute_unprepared("SELECT 1 / 0")
+        .await
+        .expect_err("division by zero");
+    let err = walled.finish().await.expect_err("the request failed");
+    assert_eq!(err.code(), profilegraph_schema::ErrorCode::Internal);
+    let renamed = scalar_i64(
+        app.conn(),
+        "SELECT count(*) FROM profiles WHERE name = 'Renamed'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(renamed, 0, "the update before the failure was rolled back");
+
+    // A request that runs no statement opens no transaction at all.
+    let idle = app.db.walled(demo.workspace_id);
+    idle.finish().await.unwrap();
+}
