@@ -202,6 +202,38 @@ both_backends!(
             );
             assert!(error["extensions"]["requestId"].is_string(), "{why}");
         }
+        // A document whose operation can't be chosen: an unknown name, or none for two.
+        let two = "query A { viewer { scopes } } query B { viewer { scopes } }";
+        for (variables_and_name, why) in [
+            (
+                json!({ "query": two, "operationName": "C" }),
+                "an unknown operationName",
+            ),
+            (
+                json!({ "query": two }),
+                "no operationName for two operations",
+            ),
+            (
+                json!({ "query": "query A { viewer { scopes } }", "operationName": "B" }),
+                "a name the only operation doesn't have",
+            ),
+        ] {
+            let response = app
+                .client
+                .post(url(&app))
+                .bearer_auth(&app.demo_token)
+                .json(&variables_and_name)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{why}");
+            let json: Value = response.json().await.unwrap();
+            assert!(json.get("data").is_none(), "{why}: {json}");
+            assert_eq!(
+                json["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+                "{why}: {json}"
+            );
+        }
         // Bodies that are not a GraphQL request at all.
         for (body, why) in [
             ("not json", "not JSON"),

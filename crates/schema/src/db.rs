@@ -1,11 +1,14 @@
 //! The database handle the schema works with: the pool, or one request's walled
 //! transaction; and how write transactions begin.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    QueryResult, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -15,6 +18,31 @@ use crate::error::Result;
 /// The role a GraphQL request runs as on PostgreSQL, under the row-level security
 /// policies of the migration `m20261122_000005_row_security`.
 pub const APP_ROLE: &str = "profilegraph_app";
+
+/// How long a statement may go unanswered on PostgreSQL before the database counts as
+/// unreachable (`SERVICE_UNAVAILABLE`). A stopped database refuses connections at once,
+/// but a cut network answers nothing, and a pooled connection that was used recently is
+/// not pinged before use (that would double the round trips), so without this a request
+/// would hang until the 10 s request limit. PostgreSQL's own `statement_timeout` (4 s, see
+/// the server's `database` module) ends slow statements before this fires.
+pub const STATEMENT_DEADLINE: Duration = Duration::from_millis(4_500);
+
+/// Run `fut` within [`STATEMENT_DEADLINE`] on PostgreSQL. SQLite is in the process: its
+/// statements can't be cut off from the network, and its writers wait on the busy timeout.
+async fn deadline<T>(
+    backend: DbBackend,
+    fut: impl Future<Output = std::result::Result<T, DbErr>>,
+) -> std::result::Result<T, DbErr> {
+    if backend != DbBackend::Postgres {
+        return fut.await;
+    }
+    match tokio::time::timeout(STATEMENT_DEADLINE, fut).await {
+        Ok(result) => result,
+        Err(_) => Err(DbErr::Conn(RuntimeErr::Internal(format!(
+            "the database did not answer within {STATEMENT_DEADLINE:?}"
+        )))),
+    }
+}
 
 /// Where statements go: the pool, or one request's transaction behind the wall.
 #[derive(Debug, Clone)]
@@ -47,14 +75,14 @@ impl Wall {
         let txn = self
             .txn
             .get_or_try_init(|| async {
-                let txn = self.pool.begin().await?;
+                let txn = deadline(DbBackend::Postgres, self.pool.begin()).await?;
                 // One round trip for both; the id is a parsed UUID, so formatting it into
                 // the text is safe (and `SET` takes no bind parameters).
-                txn.execute_unprepared(&format!(
+                let settings = format!(
                     "SET LOCAL ROLE {APP_ROLE}; SET LOCAL app.workspace_id = '{}'",
                     self.workspace_id
-                ))
-                .await?;
+                );
+                deadline(DbBackend::Postgres, txn.execute_unprepared(&settings)).await?;
                 // BEGIN and the settings: two statements the metric callback doesn't see.
                 crate::exec::add_statements(2);
                 Ok::<_, DbErr>(txn)
@@ -86,9 +114,10 @@ impl ConnectionTrait for Conn {
 
     async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
         match self {
-            Conn::Pool(conn) => conn.execute_raw(stmt).await,
+            Conn::Pool(conn) => deadline(conn.get_database_backend(), conn.execute_raw(stmt)).await,
             Conn::Walled(wall) => {
-                let result = wall.txn().await?.execute_raw(stmt).await;
+                let txn = wall.txn().await?;
+                let result = deadline(DbBackend::Postgres, txn.execute_raw(stmt)).await;
                 wall.noted(result)
             }
         }
@@ -96,9 +125,12 @@ impl ConnectionTrait for Conn {
 
     async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
         match self {
-            Conn::Pool(conn) => conn.execute_unprepared(sql).await,
+            Conn::Pool(conn) => {
+                deadline(conn.get_database_backend(), conn.execute_unprepared(sql)).await
+            }
             Conn::Walled(wall) => {
-                let result = wall.txn().await?.execute_unprepared(sql).await;
+                let txn = wall.txn().await?;
+                let result = deadline(DbBackend::Postgres, txn.execute_unprepared(sql)).await;
                 wall.noted(result)
             }
         }
@@ -109,9 +141,12 @@ impl ConnectionTrait for Conn {
         stmt: Statement,
     ) -> std::result::Result<Option<QueryResult>, DbErr> {
         match self {
-            Conn::Pool(conn) => conn.query_one_raw(stmt).await,
+            Conn::Pool(conn) => {
+                deadline(conn.get_database_backend(), conn.query_one_raw(stmt)).await
+            }
             Conn::Walled(wall) => {
-                let result = wall.txn().await?.query_one_raw(stmt).await;
+                let txn = wall.txn().await?;
+                let result = deadline(DbBackend::Postgres, txn.query_one_raw(stmt)).await;
                 wall.noted(result)
             }
         }
@@ -119,9 +154,12 @@ impl ConnectionTrait for Conn {
 
     async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
         match self {
-            Conn::Pool(conn) => conn.query_all_raw(stmt).await,
+            Conn::Pool(conn) => {
+                deadline(conn.get_database_backend(), conn.query_all_raw(stmt)).await
+            }
             Conn::Walled(wall) => {
-                let result = wall.txn().await?.query_all_raw(stmt).await;
+                let txn = wall.txn().await?;
+                let result = deadline(DbBackend::Postgres, txn.query_all_raw(stmt)).await;
                 wall.noted(result)
             }
         }
@@ -239,11 +277,12 @@ impl Db {
                     sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                     ..TransactionOptions::default()
                 };
-                Ok(conn.begin_with_options(options).await?)
+                let backend = conn.get_database_backend();
+                Ok(deadline(backend, conn.begin_with_options(options)).await?)
             }
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
-                Ok(wall.noted(txn.begin().await)?)
+                Ok(wall.noted(deadline(DbBackend::Postgres, txn.begin()).await)?)
             }
         }
     }

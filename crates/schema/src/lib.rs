@@ -114,6 +114,8 @@ pub async fn execute_pinned(
 
 /// A response that is only `err`, with no data.
 fn error_response(err: Error) -> Response {
-    let err = async_graphql::Error::from(err).into_server_error(Default::default());
+    let mut err = async_graphql::Error::from(err).into_server_error(Default::default());
+    // It is about the request as a whole, not a place in the document.
+    err.locations.clear();
     Response::from_errors(vec![err])
 }

@@ -48,7 +48,7 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
         // request limit, instead of holding a connection after its client gave up.
         .map_sqlx_postgres_opts(|opts: PgConnectOptions| {
             opts.options([
-                ("statement_timeout", "5s"),
+                ("statement_timeout", "4s"),
                 ("idle_in_transaction_session_timeout", "10s"),
             ])
         })

@@ -94,7 +94,8 @@ pub async fn get(
 ) -> Response {
     let request_id = request_id(&headers);
     let Ok(Query(params)) = params else {
-        return bad_request(Format::Json, "the query string can't be read", &request_id);
+        let format = negotiate(&headers).unwrap_or(Format::Json);
+        return bad_request(format, "the query string can't be read", &request_id);
     };
     let Some(query) = params.query else {
         if state.settings.graphiql {
@@ -107,7 +108,7 @@ pub async fn get(
             .into_response();
         }
         return bad_request(
-            Format::Json,
+            negotiate(&headers).unwrap_or(Format::Json),
             "send a GraphQL query in the `query` parameter, or POST it as JSON",
             &request_id,
         );
@@ -341,7 +342,7 @@ async fn run(
         }
     };
 
-    let rejected = outcome.rejected.load(Ordering::Relaxed);
+    let rejected = outcome.rejected.load(Ordering::Relaxed) || no_operation_selected(&response);
     let quota = outcome.quota.lock().ok().and_then(|q| *q);
     let limited = quota.is_some_and(|q| q.retry_after.is_some());
     let mut unavailable = false;
@@ -420,6 +421,20 @@ async fn run(
         );
     }
     http
+}
+
+/// Whether the request named no operation of its document that could run (an unknown
+/// `operationName`, or none for a document with several). The specification treats that
+/// like a validation failure (4xx, no data), but async-graphql selects the operation after
+/// validation, outside any extension hook, and says so only in its message.
+fn no_operation_selected(response: &async_graphql::Response) -> bool {
+    match response.errors.as_slice() {
+        [only] if response.data == async_graphql::Value::Null => {
+            only.message.starts_with("Unknown operation named \"")
+                || only.message == "Operation name required in request."
+        }
+        _ => false,
+    }
 }
 
 const RATE_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
