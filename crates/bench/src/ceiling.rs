@@ -230,15 +230,15 @@ async fn q1(ctx: &Ctx, profile: Uuid) -> Result<u64, DbErr> {
 async fn q2(ctx: &Ctx, term: &str) -> Result<u64, DbErr> {
     ctx.authenticate().await?;
     let pattern = contains_pattern(term);
-    let condition = "workspace_id = ? AND (LOWER(profiles.name) LIKE ? ESCAPE '\\' OR id IN \
+    // On the case-folded search columns, which PostgreSQL indexes with trigrams.
+    let condition = "workspace_id = ? AND (profiles.search_name LIKE ? ESCAPE '\\' OR id IN \
                      (SELECT profile_id FROM contacts WHERE workspace_id = ? AND profile_id IS NOT NULL \
-                     AND (LOWER(identifier) LIKE ? ESCAPE '\\' OR LOWER(display_name) LIKE ? ESCAPE '\\')))";
+                     AND search_text LIKE ? ESCAPE '\\'))";
     let values = || -> Vec<Value> {
         vec![
             ctx.ws(),
             pattern.clone().into(),
             ctx.ws(),
-            pattern.clone().into(),
             pattern.clone().into(),
         ]
     };
@@ -281,10 +281,12 @@ async fn q3(ctx: &Ctx, after: Option<&After>) -> Result<u64, DbErr> {
         Some(after) => {
             ctx.all(
                 "SELECT * FROM profiles WHERE workspace_id = ? \
+                 AND profiles.name >= ? \
                  AND (profiles.name > ? OR (profiles.name = ? AND profiles.id > ?)) \
                  ORDER BY profiles.name ASC, profiles.id ASC LIMIT ?",
                 vec![
                     ctx.ws(),
+                    after.name.clone().into(),
                     after.name.clone().into(),
                     after.name.clone().into(),
                     after.id.into(),
