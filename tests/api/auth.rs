@@ -314,12 +314,8 @@ mod token_cache {
             .send()
             .await
             .unwrap();
-        let count = response
-            .headers()
-            .get("x-sql-statements")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        // A refused request (401) carries no count.
+        let count = crate::helpers::sql_statements(response.headers()).unwrap_or(0);
         (response.status(), count)
     }
 

@@ -21,14 +21,8 @@ async fn counted(app: &TestApp, token: &str, query: &str, variables: Value) -> (
         .send()
         .await
         .unwrap();
-    let statements = response
-        .headers()
-        .get("x-sql-statements")
-        .expect("the test server reports statement counts")
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let statements = crate::helpers::sql_statements(response.headers())
+        .expect("the test server reports statement counts");
     let body: Value = response.json().await.unwrap();
     assert!(body.get("errors").is_none(), "{query}: {body}");
     (body["data"].clone(), statements)

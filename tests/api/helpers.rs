@@ -60,6 +60,15 @@ enum Cleanup {
     PostgresDatabase { admin_url: String, name: String },
 }
 
+/// The SQL statements a response says its request ran (`x-sql-statements`, which the test
+/// server always sends), or `None` when the header is missing or not a number.
+pub fn sql_statements(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get("x-sql-statements")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 /// Start the server on a fresh database of `backend`.
 ///
 /// Returns `None` only for [`Backend::Postgres`] when `TEST_DATABASE_URL` is unset. When it

@@ -29,11 +29,7 @@ async fn send(
         .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let statements = headers
-        .get("x-sql-statements")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(u64::MAX);
+    let statements = crate::helpers::sql_statements(&headers).unwrap_or(u64::MAX);
     (status, response.json().await.unwrap(), statements, headers)
 }
 
