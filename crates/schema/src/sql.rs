@@ -10,7 +10,9 @@ use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, IntoColumnRef, Order, Query, SelectStatement, SimpleExpr,
     WindowStatement,
 };
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryResult};
+use sea_orm::{
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryResult,
+};
 use uuid::Uuid;
 
 use crate::pagination::{Direction, PageRequest};
@@ -80,6 +82,44 @@ pub fn keyset_page(
         .order_by_expr(id, walk)
         .limit(page.fetch());
 }
+
+/// Select every column of `entity` as `{prefix}{column}`, so a row of another table
+/// joined into the statement can be read back with `Model::from_query_result(row,
+/// prefix)`. The caller joins the table.
+pub fn select_prefixed<E: EntityTrait>(select: &mut SelectStatement, entity: E, prefix: &str) {
+    for column in E::Column::iter() {
+        select.expr_as(
+            Expr::col((entity, column)),
+            Alias::new(format!("{prefix}{}", column.as_str())),
+        );
+    }
+}
+
+/// Read a row of a LEFT JOINed table selected by [`select_prefixed`]: `None` when the
+/// join found nothing (its `{prefix}id` is null).
+pub fn read_optional<M: FromQueryResult>(
+    row: &QueryResult,
+    prefix: &str,
+) -> Result<Option<M>, DbErr> {
+    match row.try_get::<Option<Uuid>>("", &format!("{prefix}id"))? {
+        Some(_) => M::from_query_result(row, prefix).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// `COUNT(*) OVER (PARTITION BY parent) AS total`: a parent's number of matching rows
+/// on each of its rows, so the page query also answers `totalCount`. Read it back with
+/// [`TOTAL`].
+pub fn count_per_parent_as_total(select: &mut SelectStatement, parent: impl IntoColumnRef) {
+    select.expr_window_as(
+        Expr::cust("COUNT(*)"),
+        WindowStatement::partition_by(parent),
+        Alias::new(TOTAL),
+    );
+}
+
+/// The column [`count_per_parent_as_total`] adds.
+pub const TOTAL: &str = "total";
 
 /// Run a top-N-per-parent query.
 ///

@@ -7,8 +7,8 @@
 //! up in time.
 
 use async_graphql::Context;
-use sea_orm::sea_query::{Alias, Expr, SelectStatement};
-use sea_orm::{DbErr, FromQueryResult, IdenStatic, Iterable, QueryResult};
+use sea_orm::sea_query::SelectStatement;
+use sea_orm::{DbErr, FromQueryResult, QueryResult};
 
 use entity::channels;
 
@@ -38,12 +38,7 @@ impl<M: FromQueryResult> FromQueryResult for WithChannel<M> {
 /// Select every channel column under the prefix [`WithChannel`] reads. The caller joins
 /// `channels`.
 pub fn select_channel_columns(select: &mut SelectStatement) {
-    for column in channels::Column::iter() {
-        select.expr_as(
-            Expr::col((channels::Entity, column)),
-            Alias::new(format!("{PREFIX}{}", column.as_str())),
-        );
-    }
+    crate::sql::select_prefixed(select, channels::Entity, PREFIX);
 }
 
 /// Give the request's channel loader the channels of `rows`, so resolving `channel` on

@@ -195,12 +195,14 @@ async fn by_identity<C: ConnectionTrait>(
 }
 
 /// What [`attach_in`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attached {
     /// The contact was already in the profile; nothing changed.
-    AlreadyThere,
+    AlreadyThere(contacts::Model),
     /// The contact joined the profile, coming from `from` (a profile it was moved out of).
     Joined {
+        /// The contact as it is now.
+        contact: contacts::Model,
         /// The profile the contact left, if it had one.
         from: Option<Uuid>,
     },
@@ -220,7 +222,7 @@ pub async fn attach_in<C: ConnectionTrait>(
     let contact = find(txn, workspace_id, contact_id).await?;
     let previous = contact.profile_id;
     match previous {
-        Some(current) if current == profile_id => return Ok(Attached::AlreadyThere),
+        Some(current) if current == profile_id => return Ok(Attached::AlreadyThere(contact)),
         Some(_) if !move_contact => {
             return Err(Error::Conflict(
                 "this contact belongs to another profile; pass `move: true` to move it here".into(),
@@ -234,20 +236,24 @@ pub async fn attach_in<C: ConnectionTrait>(
         Some(current) => contacts::Column::ProfileId.eq(current),
         None => contacts::Column::ProfileId.is_null(),
     };
+    // RETURNING hands back the contact as written: no second read.
     let updated = contacts::Entity::update_many()
         .col_expr(contacts::Column::ProfileId, Expr::value(profile_id))
         .col_expr(contacts::Column::UpdatedAt, Expr::value(crate::db::now()))
         .filter(contacts::Column::Id.eq(contact_id))
         .filter(contacts::Column::WorkspaceId.eq(workspace_id))
         .filter(from)
-        .exec(txn)
+        .exec_with_returning(txn)
         .await?;
-    if updated.rows_affected == 0 {
+    let Some(contact) = updated.into_iter().next() else {
         return Err(Error::Conflict(
             "the contact changed while this request ran; try again".into(),
         ));
-    }
-    Ok(Attached::Joined { from: previous })
+    };
+    Ok(Attached::Joined {
+        contact,
+        from: previous,
+    })
 }
 
 /// `attachContact`: attach in one transaction; the profile and contact as they are now.
@@ -261,18 +267,22 @@ pub async fn attach(
     move_contact: bool,
 ) -> Result<(profiles::Model, contacts::Model)> {
     let txn = db.begin_write().await?;
-    profile_store::find(&txn, workspace_id, profile_id).await?;
-    let outcome = attach_in(&txn, workspace_id, profile_id, contact_id, move_contact).await?;
-    if let Attached::Joined { from } = outcome {
-        profile_store::bump_version(&txn, workspace_id, profile_id).await?;
-        if let Some(from) = from {
-            profile_store::bump_version(&txn, workspace_id, from).await?;
-        }
-    }
     let profile = profile_store::find(&txn, workspace_id, profile_id).await?;
-    let contact = find(&txn, workspace_id, contact_id).await?;
+    let outcome = attach_in(&txn, workspace_id, profile_id, contact_id, move_contact).await?;
+    let answer = match outcome {
+        Attached::AlreadyThere(contact) => (profile, contact),
+        Attached::Joined { contact, from } => {
+            let profile = profile_store::bump_version(&txn, workspace_id, profile_id)
+                .await?
+                .ok_or(Error::NotFound("Profile"))?;
+            if let Some(from) = from {
+                profile_store::bump_version(&txn, workspace_id, from).await?;
+            }
+            (profile, contact)
+        }
+    };
     txn.commit().await?;
-    Ok((profile, contact))
+    Ok(answer)
 }
 
 /// `detachContact`: take a contact out of its profile; it keeps its contact moments.
@@ -294,14 +304,14 @@ pub async fn detach(
         .filter(contacts::Column::Id.eq(contact_id))
         .filter(contacts::Column::WorkspaceId.eq(workspace_id))
         .filter(contacts::Column::ProfileId.eq(profile_id))
-        .exec(&txn)
+        .exec_with_returning(&txn)
         .await?;
-    if updated.rows_affected == 0 {
+    let Some(contact) = updated.into_iter().next() else {
         return Err(Error::NotFound("Contact"));
-    }
-    profile_store::bump_version(&txn, workspace_id, profile_id).await?;
-    let profile = profile_store::find(&txn, workspace_id, profile_id).await?;
-    let contact = find(&txn, workspace_id, contact_id).await?;
+    };
+    let profile = profile_store::bump_version(&txn, workspace_id, profile_id)
+        .await?
+        .ok_or(Error::NotFound("Profile"))?;
     txn.commit().await?;
     Ok((profile, contact))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query, SelectStatement};
-use sea_orm::{ColumnTrait, DbErr};
+use sea_orm::{ColumnTrait, DbErr, FromQueryResult, QueryResult};
 use uuid::Uuid;
 
 use entity::{channels, contact_moments as moments, contacts};
@@ -153,6 +153,35 @@ impl Loader<MomentCountOfContact> for AppLoader {
     }
 }
 
+/// The prefix of the contact's columns in a timeline row.
+const CONTACT: &str = "ct_";
+
+/// A row of a profile's timeline: the moment with its channel and its contact, read in
+/// the same statement, and how many moments the profile has in all (under the same
+/// filter). The profile page shows every moment with its contact and the total, so it
+/// needs no further round for either.
+#[derive(Debug, Clone)]
+pub struct TimelineRow {
+    /// The moment and its channel.
+    pub moment: Joined,
+    /// The contact it is with.
+    pub contact: contacts::Model,
+    /// The profile's number of moments matching the filter (on a page after a cursor:
+    /// from the cursor on).
+    pub total: u64,
+}
+
+impl FromQueryResult for TimelineRow {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        let total: i64 = res.try_get("", sql::TOTAL)?;
+        Ok(TimelineRow {
+            moment: Joined::from_query_result(res, pre)?,
+            contact: contacts::Model::from_query_result(res, CONTACT)?,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+}
+
 /// One page of a profile's timeline: the moments of all its contacts, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MomentsOfProfile {
@@ -185,7 +214,7 @@ fn of_profiles(
 }
 
 impl Loader<MomentsOfProfile> for AppLoader {
-    type Value = Vec<Joined>;
+    type Value = Vec<TimelineRow>;
     type Error = LoadError;
 
     async fn load(
@@ -207,8 +236,15 @@ impl Loader<MomentsOfProfile> for AppLoader {
                 PARENT,
             );
             with_channel(&mut inner);
+            sql::select_prefixed(&mut inner, contacts::Entity, CONTACT);
+            // The total of a first page; after a cursor it counts only what is left, and
+            // `of_profile` doesn't use it.
+            sql::count_per_parent_as_total(
+                &mut inner,
+                (contacts::Entity, contacts::Column::ProfileId),
+            );
             after_cursor(&mut inner, &page)?;
-            let mut rows = sql::top_n_per_parent::<Joined, _>(
+            let mut rows = sql::top_n_per_parent::<TimelineRow, _>(
                 &self.db.conn,
                 inner,
                 (contacts::Entity, contacts::Column::ProfileId),

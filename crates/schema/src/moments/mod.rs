@@ -72,7 +72,8 @@ pub async fn of_profile(
         .map(|id| ids::decode_as(NodeKind::Channel, &id, "channelId"))
         .transpose()?;
     let filter = MomentFilter::new(status, channel_id);
-    let rows = crate::loaders::get(ctx)
+    let handle = crate::loaders::get(ctx);
+    let rows = handle
         .load_one(loaders::MomentsOfProfile {
             profile_id,
             page: page.clone(),
@@ -80,9 +81,24 @@ pub async fn of_profile(
         })
         .await?
         .unwrap_or_default();
+    // The contacts and the total came with the page: resolving `contact` and
+    // `totalCount` needs no statement. (After a cursor the statement can't count the
+    // moments before it, so the total is left to its own loader.)
+    handle
+        .feed_many(
+            rows.iter()
+                .map(|r| (crate::loaders::ContactId(r.contact.id), r.contact.clone())),
+        )
+        .await;
+    let count = loaders::MomentCountOfProfile { profile_id, filter };
+    if page.cursor.is_none() {
+        let total = rows.first().map_or(0, |r| r.total);
+        handle.feed_one(count.clone(), total).await;
+    }
+    let rows = rows.into_iter().map(|r| r.moment).collect();
     Ok(ContactMomentConnection::new(
         timeline_page(ctx, &page, rows).await,
-        CountOfProfile(loaders::MomentCountOfProfile { profile_id, filter }),
+        CountOfProfile(count),
     ))
 }
 

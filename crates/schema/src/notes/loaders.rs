@@ -4,15 +4,37 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use sea_orm::sea_query::{Asterisk, Expr, Order, Query};
-use sea_orm::{ColumnTrait, DbErr};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
+use sea_orm::{ColumnTrait, DbErr, FromQueryResult, QueryResult};
 use uuid::Uuid;
 
-use entity::notes;
+use entity::{agents, notes};
 
 use crate::loaders::{AppLoader, LoadError, Loaders, PagedKey, group_by_page};
 use crate::pagination::PageRequest;
 use crate::sql::{self, PARENT};
+
+/// The prefix of the author's columns in a note's row.
+const AUTHOR: &str = "au_";
+
+/// A note and its author, read in the same statement: a page of notes shown with their
+/// authors (the profile page, the export) needs no second round for the agents.
+#[derive(Debug, Clone)]
+pub struct WithAuthor {
+    /// The note.
+    pub note: notes::Model,
+    /// Its author; `None` when written with a token that has no agent.
+    pub author: Option<agents::Model>,
+}
+
+impl FromQueryResult for WithAuthor {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(WithAuthor {
+            note: notes::Model::from_query_result(res, pre)?,
+            author: sql::read_optional(res, AUTHOR)?,
+        })
+    }
+}
 
 /// One page of a profile's notes, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,7 +46,7 @@ pub struct NotesPage {
 }
 
 impl Loader<NotesPage> for AppLoader {
-    type Value = Vec<notes::Model>;
+    type Value = Vec<WithAuthor>;
     type Error = LoadError;
 
     async fn load(
@@ -38,9 +60,19 @@ impl Loader<NotesPage> for AppLoader {
                 .column((notes::Entity, Asterisk))
                 .expr_as(Expr::col((notes::Entity, notes::Column::ProfileId)), PARENT)
                 .from(notes::Entity)
+                .left_join(
+                    agents::Entity,
+                    Expr::col((agents::Entity, agents::Column::Id))
+                        .equals((notes::Entity, notes::Column::AuthorId))
+                        .and(
+                            Expr::col((agents::Entity, agents::Column::WorkspaceId))
+                                .equals((notes::Entity, notes::Column::WorkspaceId)),
+                        ),
+                )
                 .and_where(notes::Column::WorkspaceId.eq(self.workspace_id))
                 .and_where(notes::Column::ProfileId.is_in(profiles.clone()))
                 .to_owned();
+            sql::select_prefixed(&mut inner, agents::Entity, AUTHOR);
             if let Some(cursor) = &page.cursor {
                 let at = cursor
                     .instant("after")
@@ -53,7 +85,7 @@ impl Loader<NotesPage> for AppLoader {
                     false,
                 ));
             }
-            let mut rows = sql::top_n_per_parent::<notes::Model, _>(
+            let mut rows = sql::top_n_per_parent::<WithAuthor, _>(
                 &self.db.conn,
                 inner,
                 (notes::Entity, notes::Column::ProfileId),

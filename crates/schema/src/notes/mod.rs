@@ -33,8 +33,19 @@ pub async fn of_profile(
         })
         .await?
         .unwrap_or_default();
-    let page = Page::from_rows(&page, rows, |n| Cursor::at(&n.created_at, n.id));
-    Ok(NoteConnection::new(page.map(Note), CountNotes(profile_id)))
+    // The authors came with the notes: resolving `author` needs no statement.
+    crate::loaders::get(ctx)
+        .feed_many(
+            rows.iter()
+                .filter_map(|r| r.author.clone())
+                .map(|a| (crate::loaders::AgentId(a.id), a)),
+        )
+        .await;
+    let page = Page::from_rows(&page, rows, |n| Cursor::at(&n.note.created_at, n.note.id));
+    Ok(NoteConnection::new(
+        page.map(|n| Note(n.note)),
+        CountNotes(profile_id),
+    ))
 }
 
 struct CountNotes(Uuid);

@@ -53,9 +53,15 @@ pub async fn find<C: ConnectionTrait>(
         .ok_or(Error::NotFound("Profile"))
 }
 
-/// Record a change to a profile: version + 1, `updated_at` now.
-pub async fn bump_version<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> Result<()> {
-    profiles::Entity::update_many()
+/// Record a change to a profile: version + 1, `updated_at` now. Returns the profile as
+/// written (RETURNING, so a caller that answers with it needs no second read); `None`
+/// when there is no such profile.
+pub async fn bump_version<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<Option<profiles::Model>> {
+    let updated = profiles::Entity::update_many()
         .col_expr(
             profiles::Column::Version,
             Expr::col(profiles::Column::Version).add(1),
@@ -63,9 +69,9 @@ pub async fn bump_version<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uu
         .col_expr(profiles::Column::UpdatedAt, Expr::value(crate::db::now()))
         .filter(profiles::Column::Id.eq(id))
         .filter(profiles::Column::WorkspaceId.eq(workspace_id))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(())
+    Ok(updated.into_iter().next())
 }
 
 /// Profiles whose name, or any of whose contacts' identifier or display name, contains
@@ -185,7 +191,10 @@ pub async fn create(db: &Db, workspace_id: Uuid, new: NewProfile) -> Result<prof
             new.move_contacts,
         )
         .await?;
-        if let Attached::Joined { from: Some(from) } = outcome {
+        if let Attached::Joined {
+            from: Some(from), ..
+        } = outcome
+        {
             bump_version(&txn, workspace_id, from).await?;
         }
     }
@@ -247,8 +256,9 @@ pub async fn set_fields(
     let txn = db.begin_write().await?;
     find(&txn, workspace_id, id).await?;
     field_store::apply(&txn, workspace_id, id, changes).await?;
-    bump_version(&txn, workspace_id, id).await?;
-    let profile = find(&txn, workspace_id, id).await?;
+    let profile = bump_version(&txn, workspace_id, id)
+        .await?
+        .ok_or(Error::NotFound("Profile"))?;
     txn.commit().await?;
     Ok(profile)
 }
