@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::http::guard::{DocumentLimits, GuardFactory};
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{self, AppState, HttpSettings};
+use crate::workers::{Workers, split_connections};
 
 /// A server ready to accept requests: migrated database, built schema.
 pub struct Prepared {
@@ -80,7 +81,13 @@ pub fn schema_builder(
 /// Connect, migrate, and (on a brand-new database, unless disabled) seed the demo.
 pub async fn prepare(config: &Config) -> Result<Prepared> {
     database::check_url(&config.database_url)?;
-    let conn = database::connect(config).await?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // On PostgreSQL the workers get most of the connections (see `workers`).
+    let shared = match split_connections(config.db_max_connections, workers) {
+        Some((shared, _)) if !database::is_sqlite(&config.database_url) => shared,
+        _ => config.db_max_connections,
+    };
+    let conn = database::connect_sized(config, shared).await?;
     let brand_new = database::is_brand_new(&conn).await?;
     database::migrate(&conn).await?;
     tracing::info!(
@@ -94,10 +101,9 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     } else {
         None
     };
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState {
         schema: schema(db.clone(), config),
-        executor: tokio_util::task::LocalPoolHandle::new(workers),
+        workers: Workers::start(config, db.clone(), workers).await?,
         tokens: Arc::new(profilegraph_schema::auth::TokenCache::new(
             std::time::Duration::from_secs(config.token_cache_seconds),
         )),

@@ -20,12 +20,18 @@ pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
 
 /// Open the pool described by `config`, creating a SQLite file if it does not exist.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
+    connect_sized(config, config.db_max_connections).await
+}
+
+/// Open a pool of at most `max_connections` to `config`'s database (the server splits
+/// `--db-max-connections` between its own pool and its workers': see `workers`).
+pub async fn connect_sized(config: &Config, max_connections: u32) -> Result<DatabaseConnection> {
     // SQLite runs each connection on its own thread with its own page cache; on a small
     // machine a few readers beside the one writer are plenty, and more only cost memory.
     let max_connections = if is_sqlite(&config.database_url) {
-        config.db_max_connections.clamp(1, SQLITE_MAX_CONNECTIONS)
+        max_connections.clamp(1, SQLITE_MAX_CONNECTIONS)
     } else {
-        config.db_max_connections.max(1)
+        max_connections.max(1)
     };
     let mut options = ConnectOptions::new(config.database_url.clone());
     options

@@ -16,6 +16,8 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),
+    #[error("cannot start an execution worker: {0}")]
+    Worker(String),
 }
 
 /// `Result` with the server's error.

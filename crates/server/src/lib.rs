@@ -10,6 +10,7 @@ pub mod http;
 pub mod seed;
 pub mod shapes;
 pub mod telemetry;
+pub mod workers;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -38,8 +38,9 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
     /// Tokens that authenticated recently.
     pub tokens: Arc<profilegraph_schema::auth::TokenCache>,
-    /// Single-threaded workers that execute GraphQL requests (one per core).
-    pub executor: tokio_util::task::LocalPoolHandle,
+    /// Single-threaded workers that execute GraphQL requests (one per core), with their
+    /// database pools.
+    pub workers: crate::workers::Workers,
 }
 
 /// HTTP behaviour that differs between deployments.
