@@ -130,8 +130,10 @@ pub struct Config {
     )]
     pub log_format: LogFormat,
 
-    /// Most database connections in the pool. SQLite allows one writer at a time, but
-    /// readers run side by side in WAL mode, so a small pool (at most 4) still helps there.
+    /// Most database connections the server opens. On PostgreSQL they are split between
+    /// the server's own pool and one pool per execution worker (of 10 on 2 cores: 2, and 4
+    /// per worker). SQLite allows one writer at a time, but readers run side by side in
+    /// WAL mode, so a small shared pool (at most 4) still helps there.
     #[arg(
         long,
         env = "PROFILEGRAPH_DB_MAX_CONNECTIONS",
