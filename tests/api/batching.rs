@@ -122,7 +122,7 @@ both_backends!(
         assert!(q2 <= 4 + wall, "Q2 look-up ran {q2} statements");
         assert!(q3 <= 7 + wall, "Q3 export page ran {q3} statements");
         assert!(
-            q4_note <= 3 + wall,
+            q4_note <= 2 + wall,
             "Q4 createNote ran {q4_note} statements"
         );
         assert!(

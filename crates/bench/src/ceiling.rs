@@ -364,7 +364,7 @@ async fn move_contact(ctx: &Ctx, contact: Uuid, from: Uuid, to: Uuid) -> Result<
     Ok(6)
 }
 
-/// Q4's note: 3 statements.
+/// Q4's note: 2 statements; the insert only writes if the profile is in the workspace.
 async fn create_note(
     ctx: &Ctx,
     profile: Uuid,
@@ -372,27 +372,27 @@ async fn create_note(
     body: String,
 ) -> Result<u64, DbErr> {
     ctx.authenticate().await?;
-    ctx.all(
-        "SELECT * FROM profiles WHERE id = ? AND workspace_id = ? LIMIT ?",
-        vec![profile.into(), ctx.ws(), 1_u64.into()],
-    )
-    .await?;
     let at = now();
-    ctx.all(
-        "INSERT INTO notes (id, workspace_id, profile_id, author_id, body, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        vec![
-            Uuid::now_v7().into(),
-            ctx.ws(),
-            profile.into(),
-            author.into(),
-            body.into(),
-            at.clone(),
-            at,
-        ],
-    )
-    .await?;
-    Ok(3)
+    let written = ctx
+        .all(
+            "INSERT INTO notes (id, workspace_id, profile_id, author_id, body, created_at, \
+             updated_at) SELECT ?, profiles.workspace_id, profiles.id, ?, ?, ?, ? \
+             FROM profiles WHERE profiles.id = ? AND profiles.workspace_id = ? RETURNING *",
+            vec![
+                Uuid::now_v7().into(),
+                author.into(),
+                body.into(),
+                at.clone(),
+                at,
+                profile.into(),
+                ctx.ws(),
+            ],
+        )
+        .await?;
+    if written.is_empty() {
+        return Err(DbErr::Custom(format!("profile {profile} not found")));
+    }
+    Ok(2)
 }
 
 enum Work {

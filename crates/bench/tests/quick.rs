@@ -93,7 +93,7 @@ fn quick_mode_runs_every_shape_on_sqlite() {
     // looks it up again.
     let q4 = &shapes[3]["server"]["statements"];
     assert!(q4["move"].as_object().unwrap().contains_key("5"), "{q4}");
-    assert!(q4["note"].as_object().unwrap().contains_key("2"), "{q4}");
+    assert!(q4["note"].as_object().unwrap().contains_key("1"), "{q4}");
 
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
