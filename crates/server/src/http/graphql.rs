@@ -340,17 +340,7 @@ async fn run(
         // request carry on.
         Err(err) => {
             tracing::error!(error = %err, "request execution panicked");
-            if let Some(claim) = claim
-                && let Err(err) = idempotency::release(&state.db, claim).await
-            {
-                tracing::error!(error = %err, "cannot release an idempotency key");
-            }
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format,
-                Error::Panicked,
-                &request_id,
-            );
+            return failed(&state, claim, format, &request_id).await;
         }
     };
     let Shaped {
@@ -383,16 +373,32 @@ async fn run(
         }
         Err(err) => {
             tracing::error!(error = %err, "cannot serialise a response");
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format,
-                Error::Panicked,
-                &request_id,
-            );
+            return failed(&state, claim, format, &request_id).await;
         }
     };
     add_headers(&mut http, &state, quota, auth_statements + statements);
     http
+}
+
+/// A 500 for a request whose execution went wrong, freeing its idempotency key (if it
+/// claimed one) so that a retry runs instead of waiting for a response that never comes.
+async fn failed(
+    state: &AppState,
+    claim: Option<uuid::Uuid>,
+    format: Format,
+    request_id: &str,
+) -> Response {
+    if let Some(claim) = claim
+        && let Err(err) = idempotency::release(&state.db, claim).await
+    {
+        tracing::error!(error = %err, "cannot release an idempotency key");
+    }
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format,
+        Error::Panicked,
+        request_id,
+    )
 }
 
 /// A response ready to send: its status, the rate limiter's quota, and its body.
