@@ -7,24 +7,52 @@ use serde::Serialize;
 
 use crate::auth::Scope;
 
-/// The stable, machine-readable codes sent as `extensions.code`.
+/// Every stable, machine-readable code the server sends as `extensions.code`, from the
+/// GraphQL layer and the HTTP layer alike: the one list of wire codes.
 ///
 /// Partners branch on these, so a code is never renamed or reused; new ones are only added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
 pub enum ErrorCode {
+    /// No token, or one that is unknown, revoked or expired.
     Unauthenticated,
+    /// The token lacks the scope the operation needs.
     Forbidden,
+    /// No such object in the caller's workspace.
     NotFound,
+    /// An argument or input field is invalid (`extensions.field` names it).
     BadUserInput,
+    /// The change conflicts with the current state (a stale version, a taken contact).
     Conflict,
+    /// Too many requests or too much query cost in the window; see `Retry-After`.
     RateLimited,
+    /// The database is out of reach; retry shortly.
     ServiceUnavailable,
+    /// A bug on our side; the request id finds its detail in the logs.
     Internal,
+    /// The HTTP request is not a GraphQL request at all (a body that isn't JSON, a batch,
+    /// no query, a mutation over GET).
+    BadRequest,
+    /// The document doesn't parse or validate, or breaks an operation limit.
+    GraphqlValidationFailed,
 }
 
 impl ErrorCode {
+    /// Every code, in the order of the list above.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::BadUserInput,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::Internal,
+        ErrorCode::BadRequest,
+        ErrorCode::GraphqlValidationFailed,
+    ];
+
     /// The code as it appears on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +64,30 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+        }
+    }
+
+    /// The code a wire string names, if it is one of ours.
+    pub fn from_wire(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
+    /// What a production response says for an error with this code: the code in words,
+    /// nothing more (the detail goes to the log, under the request id).
+    pub fn masked_message(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "authentication required",
+            ErrorCode::Forbidden => "not allowed with this token",
+            ErrorCode::NotFound => "not found",
+            ErrorCode::BadUserInput => "bad input",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RateLimited => "rate limit exceeded",
+            ErrorCode::ServiceUnavailable => "service unavailable, try again shortly",
+            ErrorCode::Internal => "internal error",
+            ErrorCode::BadRequest => "bad request",
+            ErrorCode::GraphqlValidationFailed => "the query is not valid",
         }
     }
 }
@@ -184,6 +236,14 @@ mod tests {
 
     fn sqlx_err(err: sea_orm::sqlx::Error) -> RuntimeErr {
         RuntimeErr::SqlxError(Arc::new(err))
+    }
+
+    #[test]
+    fn every_code_reads_back_from_the_wire() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::from_wire("NOPE"), None);
     }
 
     #[test]
