@@ -18,7 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderValue, Request, StatusCode, header};
 use profilegraph::config::Config;
 use profilegraph::{app, demo, http as server_http, telemetry};
-use profilegraph_schema::auth::tokens;
+use profilegraph_store::tokens;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -198,7 +198,7 @@ impl Harness {
             let foreign = demo::seed(&db)
                 .await
                 .unwrap_or_else(|e| panic!("cannot seed the second workspace: {e}"));
-            let ws = profilegraph_schema::workspace::store::find_by_slug(&db.conn, "demo-company")
+            let ws = profilegraph_store::workspaces::find_by_slug(&db.conn, "demo-company")
                 .await
                 .ok()
                 .flatten()

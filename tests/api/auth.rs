@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, Utc};
 use entity::api_tokens;
-use profilegraph_schema::auth::{Scopes, tokens};
+use profilegraph_store::tokens::{self, Scopes};
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};

@@ -11,7 +11,7 @@ use entity::{
 };
 use profilegraph::app;
 use profilegraph::config::Config;
-use profilegraph_schema::auth::{Scopes, tokens};
+use profilegraph_store::tokens::{self, Scopes};
 use reqwest::StatusCode;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
@@ -211,7 +211,7 @@ fn contact_row(ws: Uuid, channel: Uuid, identifier: &str) -> contacts::ActiveMod
         channel_id: Set(channel),
         identifier: Set(identifier.to_owned()),
         display_name: Set("Someone".to_owned()),
-        search_text: Set(profilegraph_schema::contacts::store::search_text(
+        search_text: Set(profilegraph_store::search::contact_text(
             identifier, "Someone",
         )),
         profile_id: Set(None),
@@ -265,7 +265,7 @@ both_backends!(
             .insert(conn)
             .await
             .expect("the same identifier on another channel is another contact");
-        let other = profilegraph_schema::workspace::store::create_workspace(conn, "Other Company")
+        let other = profilegraph_store::workspaces::create_workspace(conn, "Other Company")
             .await
             .unwrap();
         let other_now = Utc::now().into();

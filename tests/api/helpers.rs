@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use profilegraph::app;
 use profilegraph::config::Config;
-use profilegraph_schema::Db;
+use profilegraph_store::Db;
 use reqwest::StatusCode;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use serde_json::{Value, json};
@@ -224,7 +224,7 @@ impl TestApp {
 
     /// The demo workspace's row.
     pub async fn demo_workspace(&self) -> entity::workspaces::Model {
-        profilegraph_schema::workspace::store::find_by_slug(self.conn(), "demo-company")
+        profilegraph_store::workspaces::find_by_slug(self.conn(), "demo-company")
             .await
             .expect("look up the demo workspace")
             .expect("the demo workspace exists")

@@ -49,7 +49,7 @@ impl Other {
 
 /// Make workspace B with one of everything, through the API with B's own admin token.
 async fn other_workspace(app: &TestApp) -> Other {
-    let ws = profilegraph_schema::workspace::store::create_workspace(app.conn(), "Other Co")
+    let ws = profilegraph_store::workspaces::create_workspace(app.conn(), "Other Co")
         .await
         .unwrap();
     let agent_id = agent(app, ws.id, "Olga Other", "olga@other.example").await;

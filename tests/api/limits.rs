@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use profilegraph::shapes::Q3_EXPORT;
-use profilegraph_schema::auth::{Scopes, tokens};
-use profilegraph_schema::workspace::store::create_workspace;
+use profilegraph_store::tokens::{self, Scopes};
+use profilegraph_store::workspaces::create_workspace;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

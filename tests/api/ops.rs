@@ -431,7 +431,7 @@ pub async fn insert_profiles(
             id: Set(Uuid::now_v7()),
             workspace_id: Set(workspace_id),
             name: Set(name.clone()),
-            search_name: Set(profilegraph_schema::sql::fold(name)),
+            search_name: Set(profilegraph_store::search::profile_name(name)),
             version: Set(1),
             created_at: Set(*created_at),
             updated_at: Set(*updated_at),

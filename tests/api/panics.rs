@@ -43,7 +43,7 @@ async fn spawn(backend: Backend) -> Option<TestApp> {
         backend,
         |_| {},
         |state, config| {
-            state.schema = profilegraph::app::schema_builder(state.db.clone(), config)
+            state.schema = profilegraph::app::schema_builder(config)
                 .extension(PanicOnBoom)
                 .finish();
         },

@@ -4,8 +4,8 @@
 //! through the same walled handle a GraphQL request gets, must still see and touch only
 //! the request's workspace.
 
-use profilegraph_schema::Db;
-use profilegraph_schema::db::APP_ROLE;
+use profilegraph_store::Db;
+use profilegraph_store::db::APP_ROLE;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ async fn scalar_i64(conn: &impl ConnectionTrait, sql: &str) -> Result<i64, sea_o
 
 /// A second workspace with one profile, written as the owner (outside the wall).
 async fn other_workspace(app: &TestApp) -> Uuid {
-    let ws = profilegraph_schema::workspace::store::create_workspace(app.conn(), "Other Co")
+    let ws = profilegraph_store::workspaces::create_workspace(app.conn(), "Other Co")
         .await
         .unwrap();
     app.conn()
@@ -247,7 +247,7 @@ async fn a_failed_statement_undoes_the_request_and_says_so() {
         .await
         .expect_err("division by zero");
     let err = walled.finish().await.expect_err("the request failed");
-    assert_eq!(err.code(), profilegraph_schema::ErrorCode::Internal);
+    assert!(matches!(err, profilegraph_store::StoreError::Database(_)));
     let renamed = scalar_i64(
         app.conn(),
         "SELECT count(*) FROM profiles WHERE name = 'Renamed'",
@@ -260,3 +260,45 @@ async fn a_failed_statement_undoes_the_request_and_says_so() {
     let idle = app.db.walled(demo.workspace_id);
     idle.finish().await.unwrap();
 }
+
+// The schema carries no database handle: only a request's context does. Executed without
+// one (a path that forgot `execute_pinned`), it must refuse, not read through the pool
+// around the wall, even with a viewer at hand.
+crate::both_backends!(
+    the_schema_without_a_request_context_fails_closed,
+    |app: TestApp| async move {
+        let query = "{ profiles(first: 5) { nodes { name } } }";
+        // Through the front door the same query reads the demo's profiles.
+        let data = app.demo_data(query, serde_json::json!({})).await;
+        assert!(data.to_string().contains("Peter B."), "{data}");
+
+        let config = profilegraph::config::Config::for_database(app.db_url.clone());
+        let schema = profilegraph::app::schema(&config);
+        let token = profilegraph_store::tokens::authenticate(app.conn(), &app.demo_token)
+            .await
+            .unwrap();
+        for request in [
+            async_graphql::Request::new(query),
+            async_graphql::Request::new(query).data(token.clone()),
+            async_graphql::Request::new(query).data(app.db.clone()),
+        ] {
+            let response = schema.execute(request).await;
+            assert_eq!(response.data, async_graphql::Value::Null, "no data at all");
+            assert!(!response.errors.is_empty());
+            for error in &response.errors {
+                let code = error
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get("code"))
+                    .cloned();
+                assert_eq!(
+                    code,
+                    Some(async_graphql::Value::from("INTERNAL")),
+                    "{error:?}"
+                );
+            }
+            let body = serde_json::to_string(&response).unwrap();
+            assert!(!body.contains("Peter"), "{body}");
+        }
+    }
+);

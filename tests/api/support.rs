@@ -7,8 +7,8 @@ use entity::{
     agents, channels, contact_moments, contacts, custom_fields, notes, profile_field_values,
     profiles, workspaces,
 };
-use profilegraph_schema::auth::{Scopes, tokens};
 use profilegraph_schema::ids::{self, NodeKind};
+use profilegraph_store::tokens::{self, Scopes};
 use reqwest::StatusCode;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::{Value, json};

@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use profilegraph_store::StoreError;
 use serde::Serialize;
-
-use crate::auth::Scope;
 
 /// Every stable, machine-readable code the server sends as `extensions.code`, from the
 /// GraphQL layer and the HTTP layer alike: the one list of wire codes.
@@ -95,26 +93,17 @@ impl ErrorCode {
 /// Everything that can go wrong while serving a GraphQL operation.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("authentication required: send `Authorization: Bearer <token>` with a valid token")]
-    Unauthenticated,
-    #[error("this token lacks the `{0}` scope")]
-    Forbidden(Scope),
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("{message}")]
-    BadUserInput {
-        /// The input field at fault, as the client named it (e.g. `input.name`).
-        field: String,
-        message: String,
-    },
+    /// A rule of the store refused, or the database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A loader's batch failed; every key waiting on it gets the same error.
     #[error("{0}")]
-    Conflict(String),
-    #[error("the database is unavailable, try again shortly")]
-    Unavailable(#[source] DbErr),
+    Loader(Arc<StoreError>),
+    /// The schema ran without a request context (see [`crate::RequestCtx`]): it refuses
+    /// rather than read through anything but the request's own walled handle.
     #[error("internal error")]
-    Database(#[source] DbErr),
-    #[error("internal error")]
-    Loader(#[source] Arc<DbErr>),
+    NoRequestContext,
+    /// The request's execution panicked.
     #[error("internal error")]
     Panicked,
 }
@@ -125,85 +114,49 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A bad value for `field`, with a message a person can act on.
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::BadUserInput {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Store(StoreError::bad_input(field, message))
+    }
+
+    /// No such object (of type `kind`) in the caller's workspace.
+    pub fn not_found(kind: &'static str) -> Self {
+        Error::Store(StoreError::NotFound(kind))
     }
 
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Unauthenticated => ErrorCode::Unauthenticated,
-            Error::Forbidden(_) => ErrorCode::Forbidden,
-            Error::NotFound(_) => ErrorCode::NotFound,
-            Error::BadUserInput { .. } => ErrorCode::BadUserInput,
-            Error::Conflict(_) => ErrorCode::Conflict,
-            Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
-            Error::Database(_) | Error::Loader(_) | Error::Panicked => ErrorCode::Internal,
+            Error::Store(err) => code_of(err),
+            Error::Loader(err) => code_of(err),
+            Error::NoRequestContext | Error::Panicked => ErrorCode::Internal,
         }
     }
 
-    /// Whether the database refused the write because of a unique constraint.
-    pub fn is_unique_violation(&self) -> bool {
-        matches!(
-            self,
-            Error::Database(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-        )
+    /// What the log should say beyond the message (the database's text), if anything.
+    fn detail(&self) -> String {
+        match self {
+            Error::Store(err) => err.detail(),
+            Error::Loader(err) => err.detail(),
+            Error::NoRequestContext | Error::Panicked => String::new(),
+        }
     }
 }
 
-/// Whether `err` means the database is out of reach rather than a bug: the pool cannot
-/// hand out a connection (the database is down or saturated), or the connection broke
-/// under a statement (closed socket, server shutting down or restarting). That is worth
-/// a retry.
-pub(crate) fn is_unavailable(err: &DbErr) -> bool {
+/// The wire code of a store error.
+pub fn code_of(err: &StoreError) -> ErrorCode {
     match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            connection_lost(e)
-        }
-        _ => false,
+        StoreError::Unauthenticated => ErrorCode::Unauthenticated,
+        StoreError::Forbidden(_) => ErrorCode::Forbidden,
+        StoreError::NotFound(_) => ErrorCode::NotFound,
+        StoreError::BadInput { .. } => ErrorCode::BadUserInput,
+        StoreError::Conflict(_) => ErrorCode::Conflict,
+        StoreError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+        StoreError::Database(_) => ErrorCode::Internal,
     }
 }
 
-/// A statement failed because its connection went away.
-fn connection_lost(err: &sea_orm::sqlx::Error) -> bool {
-    use sea_orm::sqlx::Error as Sqlx;
-    match err {
-        Sqlx::Io(_)
-        | Sqlx::Tls(_)
-        | Sqlx::PoolTimedOut
-        | Sqlx::PoolClosed
-        | Sqlx::WorkerCrashed => true,
-        // PostgreSQL's connection exceptions (class 08), and the server ending sessions as
-        // it shuts down or restarts, or refusing them while it starts (57P01 to 57P03);
-        // and a statement cut off by `statement_timeout` (57014): the database is too
-        // busy to answer in time, which a retry later may not be.
-        Sqlx::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "57014")
-        }),
-        _ => false,
-    }
-}
-
-impl From<DbErr> for Error {
-    fn from(err: DbErr) -> Self {
-        if is_unavailable(&err) {
-            Error::Unavailable(err)
-        } else {
-            Error::Database(err)
-        }
-    }
-}
-
-impl From<Arc<DbErr>> for Error {
-    fn from(err: Arc<DbErr>) -> Self {
-        if is_unavailable(&err) {
-            Error::Unavailable(DbErr::Custom(err.to_string()))
-        } else {
-            Error::Loader(err)
-        }
+impl From<Arc<StoreError>> for Error {
+    fn from(err: Arc<StoreError>) -> Self {
+        Error::Loader(err)
     }
 }
 
@@ -213,18 +166,21 @@ impl From<Error> for async_graphql::Error {
         if matches!(code, ErrorCode::Internal | ErrorCode::ServiceUnavailable) {
             // The detail (SQL, driver text) goes to the log only, inside the request's span,
             // which carries the request id that the response shows the client.
-            let detail = match &err {
-                Error::Database(e) | Error::Unavailable(e) => e.to_string(),
-                Error::Loader(e) => e.to_string(),
-                _ => String::new(),
-            };
-            tracing::error!(code = code.as_str(), error = %detail, "request failed");
+            tracing::error!(code = code.as_str(), error = %err.detail(), "request failed");
         }
         let mut gql = async_graphql::Error::new(err.to_string());
         let extensions = gql.extensions.get_or_insert_with(Default::default);
         extensions.set("code", code.as_str());
-        if let Error::BadUserInput { field, .. } = &err {
-            extensions.set("field", field.as_str());
+        let field = match &err {
+            Error::Store(StoreError::BadInput { field, .. }) => Some(field.as_str()),
+            Error::Loader(inner) => match inner.as_ref() {
+                StoreError::BadInput { field, .. } => Some(field.as_str()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(field) = field {
+            extensions.set("field", field);
         }
         gql
     }
@@ -233,10 +189,6 @@ impl From<Error> for async_graphql::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sqlx_err(err: sea_orm::sqlx::Error) -> RuntimeErr {
-        RuntimeErr::SqlxError(Arc::new(err))
-    }
 
     #[test]
     fn every_code_reads_back_from_the_wire() {
@@ -247,27 +199,11 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_connection_is_unavailable_and_a_bad_statement_is_internal() {
-        let eof =
-            || sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-        for err in [
-            DbErr::Query(sqlx_err(eof())),
-            DbErr::Exec(sqlx_err(eof())),
-            DbErr::Exec(sqlx_err(sea_orm::sqlx::Error::WorkerCrashed)),
-            DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
-        ] {
-            assert_eq!(Error::from(err).code(), ErrorCode::ServiceUnavailable);
-        }
-        assert_eq!(
-            Error::from(Arc::new(DbErr::Query(sqlx_err(eof())))).code(),
-            ErrorCode::ServiceUnavailable
-        );
-        for err in [
-            DbErr::Query(sqlx_err(sea_orm::sqlx::Error::RowNotFound)),
-            DbErr::Exec(sqlx_err(sea_orm::sqlx::Error::Protocol("odd".into()))),
-            DbErr::Custom("bug".into()),
-        ] {
-            assert_eq!(Error::from(err).code(), ErrorCode::Internal);
-        }
+    fn store_errors_keep_their_codes_through_a_loader() {
+        let err = Error::from(Arc::new(StoreError::NotFound("Profile")));
+        assert_eq!(err.code(), ErrorCode::NotFound);
+        let err = Error::from(StoreError::Database(sea_orm::DbErr::Custom("bug".into())));
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert_eq!(err.to_string(), "internal error");
     }
 }

@@ -71,7 +71,7 @@ pub fn decode(id: &str) -> Option<(NodeKind, Uuid)> {
 pub fn decode_as(kind: NodeKind, id: &ID, field: &str) -> Result<Uuid> {
     match decode(id) {
         Some((found, uuid)) if found == kind => Ok(uuid),
-        Some(_) => Err(Error::NotFound(kind.type_name())),
+        Some(_) => Err(Error::not_found(kind.type_name())),
         None => Err(Error::bad_input(
             field,
             format!("`{}` is not a valid {} id", id.as_str(), kind.type_name()),
@@ -81,6 +81,8 @@ pub fn decode_as(kind: NodeKind, id: &ID, field: &str) -> Result<Uuid> {
 
 #[cfg(test)]
 mod tests {
+    use profilegraph_store::StoreError;
+
     use super::*;
 
     #[test]
@@ -95,11 +97,11 @@ mod tests {
         );
         assert!(matches!(
             decode_as(NodeKind::Contact, &id, "id"),
-            Err(Error::NotFound("Contact"))
+            Err(Error::Store(StoreError::NotFound("Contact")))
         ));
         assert!(matches!(
             decode_as(NodeKind::Contact, &ID::from("garbage!"), "input.id"),
-            Err(Error::BadUserInput { .. })
+            Err(Error::Store(StoreError::BadInput { .. }))
         ));
     }
 }

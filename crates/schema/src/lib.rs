@@ -1,20 +1,19 @@
-//! The profilegraph GraphQL schema.
+//! The profilegraph GraphQL schema: types, queries, mutations and loaders.
 //!
 //! Modules are organised by capability (profiles, contacts, notes, fields, moments, …).
-//! Each capability keeps its database rules (workspace scoping, validation, transactions)
-//! in a `store` module that its resolvers call, so resolvers stay thin: check the scope,
-//! parse the input, call the store, invalidate the loaders.
+//! The rules and their SQL live in `profilegraph_store`; resolvers stay thin: check the
+//! scope, parse the arguments into the store's types, call the store, and after a write
+//! reset the request's loaders. Everything a resolver reads from the context is the
+//! request's [`RequestCtx`].
 
 pub mod auth;
 pub mod channels;
 pub mod contacts;
-pub mod db;
+pub mod context;
 pub mod error;
 pub mod exec;
 pub mod fields;
-pub mod idempotency;
 pub mod ids;
-pub mod input;
 pub mod loaders;
 pub mod moments;
 pub mod node;
@@ -22,14 +21,12 @@ pub mod notes;
 pub mod pagination;
 pub mod profiles;
 pub mod scalars;
-pub mod sql;
 pub mod workspace;
 
-use std::time::Duration;
-
 use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema, SchemaBuilder};
+use profilegraph_store::{Db, Viewer};
 
-pub use db::Db;
+pub use context::RequestCtx;
 pub use error::{Error, ErrorCode, Result};
 
 /// Every query field, merged from the capabilities.
@@ -61,14 +58,14 @@ pub struct MutationRoot(
 /// The schema type the server executes.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// A schema builder with the database attached; the server adds its limits and builds it.
-pub fn builder(db: Db) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+/// A schema builder; the server adds its limits and builds it. It carries no data: each
+/// request brings its own [`RequestCtx`] (see [`execute_pinned`]).
+pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
     )
-    .data(db)
 }
 
 /// The SDL of the public schema, as checked in at `schema.graphql`.
@@ -94,14 +91,13 @@ pub fn sdl() -> String {
 pub async fn execute_pinned(
     schema: &AppSchema,
     db: &Db,
-    viewer: auth::Viewer,
+    viewer: Viewer,
     request: Request,
 ) -> (Response, u64) {
     exec::counted_pinned(async {
         let db = db.walled(viewer.workspace_id);
-        let loaders = loaders::for_workspace(db.clone(), viewer.workspace_id, Duration::ZERO);
         let response = schema
-            .execute(request.data(viewer).data(loaders).data(db.clone()))
+            .execute(request.data(RequestCtx::new(viewer, db.clone())))
             .await;
         match db.finish().await {
             Ok(()) => response,
@@ -113,8 +109,9 @@ pub async fn execute_pinned(
 }
 
 /// A response that is only `err`, with no data.
-fn error_response(err: Error) -> Response {
-    let mut err = async_graphql::Error::from(err).into_server_error(Default::default());
+fn error_response(err: profilegraph_store::StoreError) -> Response {
+    let mut err =
+        async_graphql::Error::from(Error::from(err)).into_server_error(Default::default());
     // It is about the request as a whole, not a place in the document.
     err.locations.clear();
     Response::from_errors(vec![err])

@@ -1,24 +1,24 @@
 //! Per-request DataLoaders.
 //!
-//! One [`AppLoader`] is made for each request, bound to the caller's workspace, with its
-//! own cache that dies with the request: nothing is shared between requests or tenants,
-//! and every statement it runs filters by the workspace. The key types and their
-//! `Loader` impls live beside the capability they load (e.g. `notes::loaders`).
+//! One [`Loaders`] is made for each request (see [`crate::RequestCtx`]), bound to the
+//! caller's workspace, with its own cache that dies with the request: nothing is shared
+//! between requests or tenants. Each capability declares its own keys and their `Loader`
+//! impls (e.g. `notes::loaders`); every batch is one call into the store, which runs one
+//! statement for all the keys.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use profilegraph_store::page::PageRequest;
+use profilegraph_store::{Db, StoreError};
 use uuid::Uuid;
-
-use crate::Db;
-use crate::pagination::PageRequest;
 
 /// Loads rows of one workspace in batches.
 pub struct AppLoader {
-    /// The pool.
+    /// The request's database handle.
     pub db: Db,
     /// The only workspace this loader reads.
     pub workspace_id: Uuid,
@@ -28,7 +28,7 @@ pub struct AppLoader {
 pub type Loaders = DataLoader<AppLoader, HashMapCache>;
 
 /// The error loaders return: shared, because one failed batch fails every waiting key.
-pub type LoadError = Arc<DbErr>;
+pub type LoadError = Arc<StoreError>;
 
 /// Keys in one batch. Large enough to batch a 100-item page with children, small enough to
 /// stay far below SQLite's and PostgreSQL's bind-parameter limits.
@@ -36,22 +36,16 @@ const MAX_BATCH: usize = 500;
 
 /// A loader handle for one request of `workspace_id`.
 ///
-/// `delay` is how long a batch waits for keys to gather. Pinned to one thread (see
-/// [`crate::exec`]) it can be zero: a batch can't start before the request has registered
-/// every key of the current level.
-pub fn for_workspace(db: Db, workspace_id: Uuid, delay: std::time::Duration) -> Loaders {
+/// Its batches wait for no time window: pinned to one thread (see [`crate::exec`]), a
+/// batch can't start before the request has registered every key of the current level.
+pub fn for_workspace(db: Db, workspace_id: Uuid) -> Loaders {
     DataLoader::with_cache(
         AppLoader { db, workspace_id },
         crate::exec::spawn,
         HashMapCache::default(),
     )
     .max_batch_size(MAX_BATCH)
-    .delay(delay)
-}
-
-/// The current request's loaders.
-pub fn get<'a>(ctx: &Context<'a>) -> &'a Loaders {
-    ctx.data_unchecked::<Loaders>()
+    .delay(Duration::ZERO)
 }
 
 /// Load one row by id through `K`, `None` when it doesn't exist in the workspace.
@@ -61,85 +55,37 @@ where
     AppLoader: Loader<K, Value = V, Error = LoadError>,
     V: Send + Sync + Clone + 'static,
 {
-    Ok(get(ctx).load_one(key).await?)
+    Ok(crate::context::loaders(ctx)?.load_one(key).await?)
 }
 
-/// Declare an id key type and its batched, workspace-scoped loader for `entity`.
+/// Declare an id key type and its batched, workspace-scoped loader, which reads through
+/// `$module::by_ids` of the store.
+#[macro_export]
 macro_rules! by_id {
-    ($(#[$doc:meta])* $key:ident => $entity:ident) => {
+    ($(#[$doc:meta])* $key:ident => $module:ident, $entity:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct $key(pub Uuid);
+        pub struct $key(pub ::uuid::Uuid);
 
-        impl Loader<$key> for AppLoader {
+        impl ::async_graphql::dataloader::Loader<$key> for $crate::loaders::AppLoader {
             type Value = entity::$entity::Model;
-            type Error = LoadError;
+            type Error = $crate::loaders::LoadError;
 
             async fn load(
                 &self,
                 keys: &[$key],
-            ) -> Result<HashMap<$key, Self::Value>, Self::Error> {
-                let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-                let rows = entity::$entity::Entity::find()
-                    .filter(entity::$entity::Column::WorkspaceId.eq(self.workspace_id))
-                    .filter(entity::$entity::Column::Id.is_in(ids))
-                    .all(&self.db.conn)
+            ) -> Result<::std::collections::HashMap<$key, Self::Value>, Self::Error> {
+                let ids = keys.iter().map(|k| k.0).collect();
+                let rows = ::profilegraph_store::$module::by_ids(&self.db, self.workspace_id, ids)
                     .await
-                    .map_err(Arc::new)?;
+                    .map_err(::std::sync::Arc::new)?;
                 Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
             }
         }
     };
 }
 
-by_id!(
-    /// A channel by id.
-    ChannelId => channels
-);
-by_id!(
-    /// A contact by id.
-    ContactId => contacts
-);
-by_id!(
-    /// A profile by id.
-    ProfileId => profiles
-);
-by_id!(
-    /// An agent by id.
-    AgentId => agents
-);
-by_id!(
-    /// A custom field by id.
-    FieldId => custom_fields
-);
-by_id!(
-    /// A note by id.
-    NoteId => notes
-);
-by_id!(
-    /// A contact moment by id.
-    MomentId => contact_moments
-);
-
-/// Forget everything this request has loaded. Mutations call it after writing, so fields
-/// resolved after a mutation (its payload, or the next mutation in the same document)
-/// see the new state rather than what was cached before.
-pub fn invalidate(ctx: &Context<'_>) {
-    let loaders = get(ctx);
-    loaders.clear::<ChannelId>();
-    loaders.clear::<ContactId>();
-    loaders.clear::<ProfileId>();
-    loaders.clear::<AgentId>();
-    loaders.clear::<FieldId>();
-    loaders.clear::<NoteId>();
-    loaders.clear::<MomentId>();
-    crate::contacts::loaders::invalidate(loaders);
-    crate::fields::loaders::invalidate(loaders);
-    crate::notes::loaders::invalidate(loaders);
-    crate::moments::loaders::invalidate(loaders);
-}
-
-/// Group page keys by their page shape.
+/// Group page keys by their page shape: keys asking for the same page share a statement.
 pub fn group_by_page<'a, K: PagedKey + 'a>(
     keys: impl IntoIterator<Item = &'a K>,
 ) -> HashMap<PageRequest, Vec<Uuid>> {
@@ -159,4 +105,22 @@ pub trait PagedKey {
     fn parent(&self) -> Uuid;
     /// The page.
     fn page(&self) -> &PageRequest;
+}
+
+/// Answer every key of a batch from a map by parent, an empty answer for parents with
+/// nothing.
+pub fn by_parent<K, V: Default + Clone>(
+    keys: impl IntoIterator<Item = K>,
+    parent: impl Fn(&K) -> Uuid,
+    found: &HashMap<Uuid, V>,
+) -> HashMap<K, V>
+where
+    K: std::hash::Hash + Eq,
+{
+    keys.into_iter()
+        .map(|key| {
+            let value = found.get(&parent(&key)).cloned().unwrap_or_default();
+            (key, value)
+        })
+        .collect()
 }

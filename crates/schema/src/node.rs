@@ -4,15 +4,21 @@ use async_graphql::{Context, ID, Interface, Object};
 
 use crate::auth::{self, Scope};
 use crate::channels::Channel;
+use crate::channels::loaders::ChannelId;
 use crate::contacts::Contact;
+use crate::contacts::loaders::ContactId;
 use crate::error::{Error, Result};
 use crate::fields::CustomField;
+use crate::fields::loaders::FieldId;
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, AgentId, ChannelId, ContactId, FieldId, MomentId, NoteId, ProfileId};
+use crate::loaders;
 use crate::moments::ContactMoment;
+use crate::moments::loaders::MomentId;
 use crate::notes::Note;
+use crate::notes::loaders::NoteId;
 use crate::profiles::Profile;
-use crate::workspace::{Agent, Workspace};
+use crate::profiles::loaders::ProfileId;
+use crate::workspace::{Agent, AgentId, Workspace};
 
 /// Anything with a global id, fetchable with `node(id:)`.
 #[derive(Interface)]
@@ -69,7 +75,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             .await?
             .map(|m| Node::Agent(Agent(m))),
         NodeKind::Workspace if uuid == viewer.workspace_id => {
-            crate::workspace::store::find(crate::db::get(ctx), uuid)
+            profilegraph_store::workspaces::find(crate::context::db(ctx)?, uuid)
                 .await?
                 .map(|m| Node::Workspace(Workspace(m)))
         }

@@ -4,7 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_graphql::{EmptySubscription, SchemaBuilder};
-use profilegraph_schema::{AppSchema, Db, MutationRoot, QueryRoot};
+use profilegraph_schema::{AppSchema, MutationRoot, QueryRoot};
+use profilegraph_store::Db;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -45,18 +46,17 @@ pub mod limits {
 }
 
 /// Build the executable schema with its operation limits.
-pub fn schema(db: Db, config: &Config) -> AppSchema {
-    schema_builder(db, config).finish()
+pub fn schema(config: &Config) -> AppSchema {
+    schema_builder(config).finish()
 }
 
 /// The schema's builder with every limit and extension of [`schema`] set, for a caller
 /// that adds to it (the tests add an extension that panics, to prove a panic stays
 /// inside its request).
 pub fn schema_builder(
-    db: Db,
     config: &Config,
 ) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    let mut builder = profilegraph_schema::builder(db)
+    let mut builder = profilegraph_schema::builder()
         // Deep, wide or self-similar queries are the cheapest way to make a GraphQL server
         // do unbounded work; refuse them before any resolver runs.
         .limit_depth(config.max_depth)
@@ -102,9 +102,9 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         None
     };
     let state = AppState {
-        schema: schema(db.clone(), config),
+        schema: schema(config),
         workers: Workers::start(config, db.clone(), workers).await?,
-        tokens: Arc::new(profilegraph_schema::auth::TokenCache::new(
+        tokens: Arc::new(profilegraph_store::tokens::TokenCache::new(
             std::time::Duration::from_secs(config.token_cache_seconds),
         )),
         db,

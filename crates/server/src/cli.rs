@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use profilegraph_schema::auth::{Scopes, tokens};
-use profilegraph_schema::workspace::store as workspaces;
+use profilegraph_store::tokens::{self, Scopes};
+use profilegraph_store::workspaces;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -220,7 +220,7 @@ async fn seed(config: &Config, size: &str, name: &str) -> Result<()> {
 }
 
 async fn find_workspace(
-    db: &profilegraph_schema::Db,
+    db: &profilegraph_store::Db,
     slug: &str,
 ) -> Result<entity::workspaces::Model> {
     workspaces::find_by_slug(&db.conn, slug)
@@ -228,11 +228,11 @@ async fn find_workspace(
         .ok_or_else(|| Error::Usage(format!("no workspace with slug `{slug}`")))
 }
 
-async fn migrated(config: &Config) -> Result<profilegraph_schema::Db> {
+async fn migrated(config: &Config) -> Result<profilegraph_store::Db> {
     database::check_url(&config.database_url)?;
     let conn = database::connect(config).await?;
     database::migrate(&conn).await?;
-    Ok(profilegraph_schema::Db::new(conn))
+    Ok(profilegraph_store::Db::new(conn))
 }
 
 async fn serve(config: &Config) -> Result<()> {

@@ -64,7 +64,7 @@ pub async fn connect_sized(config: &Config, max_connections: u32) -> Result<Data
         // by the pool, and the request gets SERVICE_UNAVAILABLE.
         .test_before_acquire_if_idle_for(Duration::from_secs(30));
     let mut conn = Database::connect(options).await?;
-    profilegraph_schema::exec::count_statements(&mut conn);
+    profilegraph_store::stats::count_statements(&mut conn);
     Ok(conn)
 }
 

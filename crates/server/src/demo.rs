@@ -4,10 +4,10 @@
 //! has no profile yet (the "Add profile" flow starts there).
 
 use chrono::Duration;
-use profilegraph_schema::Db;
-use profilegraph_schema::auth::{Scopes, tokens};
-use profilegraph_schema::contacts::store as contact_store;
-use profilegraph_schema::workspace::store as workspaces;
+use profilegraph_store::Db;
+use profilegraph_store::tokens::{self, Scopes};
+
+use profilegraph_store::workspaces;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
@@ -32,7 +32,7 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     let txn = db.begin_write().await?;
     let workspace = workspaces::create_workspace(&txn, "Demo Company").await?;
     let ws = workspace.id;
-    let now = profilegraph_schema::db::now();
+    let now = profilegraph_store::now();
     let at = |minutes_ago: i64| -> chrono::DateTime<chrono::FixedOffset> {
         now - Duration::minutes(minutes_ago)
     };
@@ -253,7 +253,10 @@ async fn contact(
         channel_id: Set(channel_id),
         identifier: Set(identifier.into()),
         display_name: Set(display_name.into()),
-        search_text: Set(contact_store::search_text(identifier, display_name)),
+        search_text: Set(profilegraph_store::search::contact_text(
+            identifier,
+            display_name,
+        )),
         profile_id: Set(profile_id),
         created_at: Set(at),
         updated_at: Set(at),
@@ -299,7 +302,7 @@ async fn field(
     options: serde_json::Value,
     position: i32,
 ) -> Result<Uuid> {
-    let now = profilegraph_schema::db::now();
+    let now = profilegraph_store::now();
     let row = custom_fields::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(ws),

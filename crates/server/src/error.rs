@@ -7,6 +7,9 @@ pub enum Error {
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Schema(#[from] profilegraph_schema::Error),
+    /// A rule of the store refused, or the database failed.
+    #[error(transparent)]
+    Store(#[from] profilegraph_store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,

@@ -7,10 +7,10 @@
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use profilegraph_schema::Db;
-use profilegraph_schema::auth::{Scopes, tokens};
-use profilegraph_schema::contacts::store as contact_store;
-use profilegraph_schema::workspace::store as workspaces;
+use profilegraph_store::Db;
+use profilegraph_store::tokens::{self, Scopes};
+
+use profilegraph_store::workspaces;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
@@ -271,7 +271,7 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
         rows.push(profiles::ActiveModel {
             id: Set(pid),
             workspace_id: Set(ws),
-            search_name: Set(profilegraph_schema::sql::fold(&name)),
+            search_name: Set(profilegraph_store::search::profile_name(&name)),
             name: Set(name),
             version: Set(1),
             created_at: Set(at),
@@ -308,7 +308,10 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
             id: Set(cid),
             workspace_id: Set(ws),
             channel_id: Set(channel_id),
-            search_text: Set(contact_store::search_text(&identifier, &display_name)),
+            search_text: Set(profilegraph_store::search::contact_text(
+                &identifier,
+                &display_name,
+            )),
             identifier: Set(identifier),
             display_name: Set(display_name),
             profile_id: Set(profile_id),

@@ -19,7 +19,7 @@
 use std::cell::OnceCell;
 use std::future::Future;
 
-use profilegraph_schema::Db;
+use profilegraph_store::Db;
 use sea_orm::{ConnectionTrait, DbBackend};
 use tokio::task::JoinHandle;
 use tokio_util::task::LocalPoolHandle;

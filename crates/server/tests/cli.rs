@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use profilegraph_schema::auth::tokens;
-use profilegraph_schema::workspace::store as workspaces;
+use profilegraph_store::tokens;
+use profilegraph_store::workspaces;
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_profilegraph");

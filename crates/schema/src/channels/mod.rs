@@ -1,9 +1,9 @@
 //! Channels: the inbound lines of a workspace (an e-mail address, a WhatsApp number, …).
 
 pub mod joined;
+pub mod loaders;
 mod mutation;
 mod query;
-pub mod store;
 mod types;
 
 pub use mutation::ChannelMutation;

@@ -2,12 +2,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::{Channel, ChannelType, store};
+use profilegraph_store::channels as store;
+use profilegraph_store::text::Name;
+
+use super::{Channel, ChannelType};
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::input::Text;
-use crate::loaders;
 
 /// A new channel.
 #[derive(InputObject)]
@@ -48,10 +49,11 @@ impl ChannelMutation {
         #[graphql(desc = "The channel to add.")] input: CreateChannelInput,
     ) -> Result<ChannelPayload> {
         let viewer = auth::viewer_with(ctx, Scope::Admin)?;
-        let name = Text::parse(&input.name, 200, "input.name")?;
-        let db = crate::db::get(ctx);
-        let channel = store::create(db, viewer.workspace_id, input.channel_type, name).await?;
-        loaders::invalidate(ctx);
+        let name = Name::parse(&input.name, "input.name")?;
+        let db = crate::context::db(ctx)?;
+        let channel =
+            store::create(db, viewer.workspace_id, input.channel_type.into(), name).await?;
+        crate::context::wrote(ctx)?;
         Ok(ChannelPayload {
             channel: Channel(channel),
         })
@@ -65,10 +67,10 @@ impl ChannelMutation {
     ) -> Result<ChannelPayload> {
         let viewer = auth::viewer_with(ctx, Scope::Admin)?;
         let id = ids::decode_as(NodeKind::Channel, &input.id, "input.id")?;
-        let name = Text::parse(&input.name, 200, "input.name")?;
-        let db = crate::db::get(ctx);
+        let name = Name::parse(&input.name, "input.name")?;
+        let db = crate::context::db(ctx)?;
         let channel = store::rename(db, viewer.workspace_id, id, name).await?;
-        loaders::invalidate(ctx);
+        crate::context::wrote(ctx)?;
         Ok(ChannelPayload {
             channel: Channel(channel),
         })

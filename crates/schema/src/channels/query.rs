@@ -2,11 +2,14 @@
 
 use async_graphql::{Context, ID, Object};
 
-use super::{Channel, store};
+use profilegraph_store::channels as store;
+
+use super::Channel;
+use super::loaders::ChannelId;
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, ChannelId};
+use crate::loaders;
 
 /// Channel queries.
 #[derive(Default)]
@@ -17,7 +20,7 @@ impl ChannelQuery {
     /// Every channel of the workspace, sorted by type, then name.
     async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<Channel>> {
         let viewer = auth::viewer_with(ctx, Scope::Read)?;
-        let db = crate::db::get(ctx);
+        let db = crate::context::db(ctx)?;
         Ok(store::list(db, viewer.workspace_id)
             .await?
             .into_iter()

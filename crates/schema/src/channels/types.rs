@@ -5,8 +5,9 @@ use async_graphql::{Enum, ID, Object};
 use crate::ids::{self, NodeKind};
 use crate::scalars::DateTime;
 
-/// The kind of line a channel is. Stored as its GraphQL name.
+/// The kind of line a channel is.
 #[derive(Debug, Enum, Clone, Copy, PartialEq, Eq, Hash)]
+#[graphql(remote = "profilegraph_store::channels::ChannelType")]
 pub enum ChannelType {
     /// E-mail.
     Email,
@@ -28,39 +29,6 @@ pub enum ChannelType {
     Custom,
 }
 
-impl ChannelType {
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelType::Email => "EMAIL",
-            ChannelType::Whatsapp => "WHATSAPP",
-            ChannelType::FacebookMessenger => "FACEBOOK_MESSENGER",
-            ChannelType::Instagram => "INSTAGRAM",
-            ChannelType::Sms => "SMS",
-            ChannelType::Voice => "VOICE",
-            ChannelType::LiveChat => "LIVE_CHAT",
-            ChannelType::Telegram => "TELEGRAM",
-            ChannelType::Custom => "CUSTOM",
-        }
-    }
-
-    /// Read the stored form. Unknown values (none are written) read as CUSTOM rather than
-    /// failing the whole response.
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "EMAIL" => ChannelType::Email,
-            "WHATSAPP" => ChannelType::Whatsapp,
-            "FACEBOOK_MESSENGER" => ChannelType::FacebookMessenger,
-            "INSTAGRAM" => ChannelType::Instagram,
-            "SMS" => ChannelType::Sms,
-            "VOICE" => ChannelType::Voice,
-            "LIVE_CHAT" => ChannelType::LiveChat,
-            "TELEGRAM" => ChannelType::Telegram,
-            _ => ChannelType::Custom,
-        }
-    }
-}
-
 /// One inbound line of the workspace, such as "Support WhatsApp".
 #[derive(Clone)]
 pub struct Channel(pub entity::channels::Model);
@@ -77,7 +45,7 @@ impl Channel {
     /// What kind of line it is.
     #[graphql(name = "type")]
     async fn channel_type(&self) -> ChannelType {
-        ChannelType::from_db(&self.0.channel_type)
+        profilegraph_store::channels::ChannelType::from_db(&self.0.channel_type).into()
     }
 
     /// The name agents know it by.

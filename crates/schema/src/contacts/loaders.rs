@@ -1,20 +1,22 @@
-//! Batched loads of contacts by profile, each with its channel.
+//! Batched loads of contacts: by id, and every contact of a profile with its channel.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use sea_orm::ConnectionTrait;
-use sea_orm::FromQueryResult;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
+use profilegraph_store::channels::WithChannel;
 use uuid::Uuid;
 
-use entity::{channels, contacts};
+use entity::contacts;
 
-use crate::channels::joined::{self, WithChannel};
-use crate::loaders::{AppLoader, LoadError, Loaders};
+use crate::loaders::{AppLoader, LoadError, by_parent};
 
-/// The contacts of a profile, sorted by channel (type, then name), then oldest first.
+crate::by_id!(
+    /// A contact by id.
+    ContactId => contacts, contacts
+);
+
+/// All contacts of a profile, each with its channel, sorted by channel (type, then
+/// name), then oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ContactsOfProfile(pub Uuid);
 
@@ -26,49 +28,9 @@ impl Loader<ContactsOfProfile> for AppLoader {
         &self,
         keys: &[ContactsOfProfile],
     ) -> Result<HashMap<ContactsOfProfile, Self::Value>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut select = Query::select()
-            .column((contacts::Entity, Asterisk))
-            .from(contacts::Entity)
-            .inner_join(
-                channels::Entity,
-                Expr::col((channels::Entity, channels::Column::Id))
-                    .equals((contacts::Entity, contacts::Column::ChannelId)),
-            )
-            .and_where(
-                Expr::col((contacts::Entity, contacts::Column::WorkspaceId)).eq(self.workspace_id),
-            )
-            .and_where(Expr::col((contacts::Entity, contacts::Column::ProfileId)).is_in(ids))
-            .order_by(
-                (channels::Entity, channels::Column::ChannelType),
-                Order::Asc,
-            )
-            .order_by((channels::Entity, channels::Column::Name), Order::Asc)
-            .order_by((channels::Entity, channels::Column::Id), Order::Asc)
-            .order_by((contacts::Entity, contacts::Column::CreatedAt), Order::Asc)
-            .order_by((contacts::Entity, contacts::Column::Id), Order::Asc)
-            .to_owned();
-        joined::select_channel_columns(&mut select);
-        let statement = self.db.conn.get_database_backend().build(&select);
-        let rows = WithChannel::<contacts::Model>::find_by_statement(statement)
-            .all(&self.db.conn)
-            .await
-            .map_err(Arc::new)?;
-        let mut grouped: HashMap<ContactsOfProfile, Self::Value> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            if let Some(profile_id) = row.row.profile_id {
-                grouped
-                    .entry(ContactsOfProfile(profile_id))
-                    .or_default()
-                    .push(row);
-            }
-        }
-        Ok(grouped)
+        let ids = keys.iter().map(|k| k.0).collect();
+        let found =
+            profilegraph_store::contacts::of_profiles(&self.db, self.workspace_id, ids).await?;
+        Ok(by_parent(keys.iter().copied(), |k| k.0, &found))
     }
-}
-
-/// Forget cached contact lists.
-pub fn invalidate(loaders: &Loaders) {
-    loaders.clear::<ContactsOfProfile>();
 }

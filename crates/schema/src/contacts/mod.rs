@@ -1,11 +1,10 @@
 //! Contacts: one customer identity on one channel (an e-mail address, a phone number, a
-//! platform id), and how they join and leave profiles.
+//! platform id), and how they join and leave profiles
+//! (`profilegraph_store::membership`).
 
-pub mod identifier;
 pub mod loaders;
 mod mutation;
 mod query;
-pub mod store;
 mod types;
 
 pub use mutation::ContactMutation;

@@ -2,11 +2,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::{Contact, store};
+use profilegraph_store::contacts as store;
+use profilegraph_store::membership;
+
+use super::Contact;
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::loaders;
 use crate::profiles::Profile;
 
 /// A customer identity that reached out.
@@ -78,14 +80,14 @@ impl ContactMutation {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let channel_id = ids::decode_as(NodeKind::Channel, &input.channel_id, "input.channelId")?;
         let (contact, created) = store::create(
-            crate::db::get(ctx),
+            crate::context::db(ctx)?,
             viewer.workspace_id,
             channel_id,
             &input.identifier,
             input.display_name.as_deref(),
         )
         .await?;
-        loaders::invalidate(ctx);
+        crate::context::wrote(ctx)?;
         Ok(CreateContactPayload {
             contact: Contact(contact),
             created,
@@ -104,15 +106,15 @@ impl ContactMutation {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let profile_id = ids::decode_as(NodeKind::Profile, &input.profile_id, "input.profileId")?;
         let contact_id = ids::decode_as(NodeKind::Contact, &input.contact_id, "input.contactId")?;
-        let (profile, contact) = store::attach(
-            crate::db::get(ctx),
+        let (profile, contact) = membership::attach(
+            crate::context::db(ctx)?,
             viewer.workspace_id,
             profile_id,
             contact_id,
             input.r#move,
         )
         .await?;
-        loaders::invalidate(ctx);
+        crate::context::wrote(ctx)?;
         Ok(ContactProfilePayload {
             profile: Profile(profile),
             contact: Contact(contact),
@@ -130,14 +132,14 @@ impl ContactMutation {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let profile_id = ids::decode_as(NodeKind::Profile, &input.profile_id, "input.profileId")?;
         let contact_id = ids::decode_as(NodeKind::Contact, &input.contact_id, "input.contactId")?;
-        let (profile, contact) = store::detach(
-            crate::db::get(ctx),
+        let (profile, contact) = membership::detach(
+            crate::context::db(ctx)?,
             viewer.workspace_id,
             profile_id,
             contact_id,
         )
         .await?;
-        loaders::invalidate(ctx);
+        crate::context::wrote(ctx)?;
         Ok(ContactProfilePayload {
             profile: Profile(profile),
             contact: Contact(contact),

@@ -3,13 +3,15 @@
 use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
-use super::store::{self, ContactFilter};
+use super::loaders::ContactId;
 use super::{Contact, ContactConnection};
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, ContactId};
+use crate::loaders;
 use crate::pagination::{BoxFuture, Count, PageRequest};
+use profilegraph_store::contacts::{self as store, ContactFilter};
+use profilegraph_store::text::SearchTerm;
 
 /// Contact queries.
 #[derive(Default)]
@@ -53,11 +55,11 @@ impl ContactQuery {
             .map(|id| ids::decode_as(NodeKind::Channel, &id, "channelId"))
             .transpose()?;
         let filter = ContactFilter {
-            search: crate::input::parse_search(search.as_deref(), "search")?,
+            search: SearchTerm::parse_optional(search.as_deref(), "search")?,
             channel_id,
             without_profile,
         };
-        let db = crate::db::get(ctx);
+        let db = crate::context::db(ctx)?;
         let rows = store::list(db, viewer.workspace_id, &filter, &page).await?;
         Ok(ContactConnection::new(
             rows.map(Contact),
@@ -76,8 +78,8 @@ struct CountContacts {
 
 impl Count for CountContacts {
     fn count<'a>(&'a self, ctx: &'a Context<'_>) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(
-            async move { store::count(crate::db::get(ctx), self.workspace_id, &self.filter).await },
-        )
+        Box::pin(async move {
+            Ok(store::count(crate::context::db(ctx)?, self.workspace_id, &self.filter).await?)
+        })
     }
 }

@@ -3,11 +3,13 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::channels::Channel;
+use crate::channels::loaders::ChannelId;
 use crate::error::{Error, Result};
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, ChannelId, ProfileId};
+use crate::loaders;
 use crate::moments::{self, ContactMomentConnection};
 use crate::profiles::Profile;
+use crate::profiles::loaders::ProfileId;
 use crate::scalars::DateTime;
 
 /// One customer identity on one channel.
@@ -39,7 +41,7 @@ impl Contact {
         loaders::one(ctx, ChannelId(self.0.channel_id))
             .await?
             .map(Channel)
-            .ok_or(Error::NotFound("Channel"))
+            .ok_or(Error::not_found("Channel"))
     }
 
     /// The profile this contact belongs to; null when it has none yet.

@@ -4,9 +4,7 @@
 pub mod loaders;
 mod mutation;
 mod query;
-pub mod store;
 mod types;
-pub mod validate;
 
 use std::collections::HashSet;
 
@@ -14,11 +12,11 @@ use async_graphql::{Context, ID, InputObject, Json};
 
 pub use mutation::FieldMutation;
 pub use query::FieldQuery;
-pub use types::{CustomField, CustomFieldType, ProfileFieldValue, Rules};
+pub use types::{CustomField, CustomFieldRules, CustomFieldType, ProfileFieldValue};
 
 use crate::error::{Error, Result};
 use crate::ids::{self, NodeKind};
-use store::FieldChange;
+use profilegraph_store::fields::FieldChange;
 
 /// One field value to set.
 #[derive(InputObject)]
@@ -32,7 +30,7 @@ pub struct FieldValueInput {
 
 /// Decode a list of field inputs: at most 250, each field at most once.
 pub fn parse_inputs(inputs: &[FieldValueInput], field: &str) -> Result<Vec<FieldChange>> {
-    crate::input::check_list_len(inputs, field)?;
+    profilegraph_store::text::check_list_len(inputs, field)?;
     let mut seen = HashSet::new();
     inputs
         .iter()
@@ -61,7 +59,7 @@ pub async fn values_of(
     ctx: &Context<'_>,
     profile_id: uuid::Uuid,
 ) -> Result<Vec<ProfileFieldValue>> {
-    let loaders = crate::loaders::get(ctx);
+    let loaders = crate::context::loaders(ctx)?;
     let (fields, values) = futures_join(
         loaders.load_one(loaders::ActiveFields),
         loaders.load_one(loaders::ValuesOfProfile(profile_id)),

@@ -2,13 +2,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::store::{self, FieldKey, FieldUpdate, NewField};
-use super::{CustomField, CustomFieldType, Rules};
+use profilegraph_store::fields::{self as store, FieldKey, FieldUpdate, NewField, Rules};
+use profilegraph_store::text::Label;
+
+use super::{CustomField, CustomFieldType};
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::input::Text;
-use crate::loaders;
 
 /// Extra rules for a field's values.
 #[derive(InputObject, Default)]
@@ -110,19 +110,15 @@ impl FieldMutation {
         let viewer = auth::viewer_with(ctx, Scope::Admin)?;
         let new = NewField {
             key: FieldKey::parse(&input.key, "input.key")?,
-            label: Text::parse(&input.label, 200, "input.label")?,
-            field_type: input.field_type,
-            options: store::parse_options(input.field_type, &input.options, "input.options")?,
-            rules: store::parse_rules(
-                input.field_type,
-                input.rules.map(Rules::from).unwrap_or_default(),
-                "input.rules",
-            )?,
+            label: Label::parse(&input.label, "input.label")?,
+            field_type: input.field_type.into(),
+            options: input.options,
+            rules: input.rules.map(Rules::from).unwrap_or_default(),
             required: input.required,
-            position: store::parse_position(input.position, "input.position")?,
+            position: input.position,
         };
-        let field = store::create(crate::db::get(ctx), viewer.workspace_id, new).await?;
-        loaders::invalidate(ctx);
+        let field = store::create(crate::context::db(ctx)?, viewer.workspace_id, new).await?;
+        crate::context::wrote(ctx)?;
         Ok(CustomFieldPayload {
             custom_field: CustomField(field),
         })
@@ -140,16 +136,17 @@ impl FieldMutation {
         let update = FieldUpdate {
             label: input
                 .label
-                .map(|l| Text::parse(&l, 200, "input.label"))
+                .map(|l| Label::parse(&l, "input.label"))
                 .transpose()?,
             options: input.options,
             rules: input.rules.map(Rules::from),
             required: input.required,
-            position: store::parse_position(input.position, "input.position")?,
+            position: input.position,
             archived: input.archived,
         };
-        let field = store::update(crate::db::get(ctx), viewer.workspace_id, id, update).await?;
-        loaders::invalidate(ctx);
+        let field =
+            store::update(crate::context::db(ctx)?, viewer.workspace_id, id, update).await?;
+        crate::context::wrote(ctx)?;
         Ok(CustomFieldPayload {
             custom_field: CustomField(field),
         })
@@ -168,8 +165,9 @@ impl FieldMutation {
             archived: Some(true),
             ..FieldUpdate::default()
         };
-        let field = store::update(crate::db::get(ctx), viewer.workspace_id, id, update).await?;
-        loaders::invalidate(ctx);
+        let field =
+            store::update(crate::context::db(ctx)?, viewer.workspace_id, id, update).await?;
+        crate::context::wrote(ctx)?;
         Ok(CustomFieldPayload {
             custom_field: CustomField(field),
         })

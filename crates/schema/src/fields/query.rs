@@ -2,7 +2,9 @@
 
 use async_graphql::{Context, Object};
 
-use super::{CustomField, store};
+use profilegraph_store::fields as store;
+
+use super::CustomField;
 use crate::auth::{self, Scope};
 use crate::error::Result;
 
@@ -19,12 +21,14 @@ impl FieldQuery {
         #[graphql(desc = "Include archived fields.", default = false)] include_archived: bool,
     ) -> Result<Vec<CustomField>> {
         let viewer = auth::viewer_with(ctx, Scope::Read)?;
-        Ok(
-            store::list(crate::db::get(ctx), viewer.workspace_id, include_archived)
-                .await?
-                .into_iter()
-                .map(CustomField)
-                .collect(),
+        Ok(store::list(
+            crate::context::db(ctx)?,
+            viewer.workspace_id,
+            include_archived,
         )
+        .await?
+        .into_iter()
+        .map(CustomField)
+        .collect())
     }
 }

@@ -1,13 +1,14 @@
 //! `CustomField`, its type and rules, and `ProfileFieldValue`.
 
 use async_graphql::{Enum, ID, Json, Object, SimpleObject};
-use serde::{Deserialize, Serialize};
+use profilegraph_store::fields::{self as store, options_of, rules_of};
 
 use crate::ids::{self, NodeKind};
 use crate::scalars::DateTime;
 
 /// The kind of value a custom field holds, which decides how values are checked.
 #[derive(Debug, Enum, Clone, Copy, PartialEq, Eq, Hash)]
+#[graphql(remote = "profilegraph_store::fields::CustomFieldType")]
 pub enum CustomFieldType {
     /// One line of text (a string).
     Text,
@@ -31,64 +32,18 @@ pub enum CustomFieldType {
     Url,
 }
 
-impl CustomFieldType {
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CustomFieldType::Text => "TEXT",
-            CustomFieldType::Textarea => "TEXTAREA",
-            CustomFieldType::Number => "NUMBER",
-            CustomFieldType::Date => "DATE",
-            CustomFieldType::Boolean => "BOOLEAN",
-            CustomFieldType::Select => "SELECT",
-            CustomFieldType::MultiSelect => "MULTI_SELECT",
-            CustomFieldType::Email => "EMAIL",
-            CustomFieldType::Phone => "PHONE",
-            CustomFieldType::Url => "URL",
-        }
-    }
-
-    /// Read the stored form (TEXT for anything unknown, which is never written).
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "TEXTAREA" => CustomFieldType::Textarea,
-            "NUMBER" => CustomFieldType::Number,
-            "DATE" => CustomFieldType::Date,
-            "BOOLEAN" => CustomFieldType::Boolean,
-            "SELECT" => CustomFieldType::Select,
-            "MULTI_SELECT" => CustomFieldType::MultiSelect,
-            "EMAIL" => CustomFieldType::Email,
-            "PHONE" => CustomFieldType::Phone,
-            "URL" => CustomFieldType::Url,
-            _ => CustomFieldType::Text,
-        }
-    }
-
-    /// Whether values are chosen from `options`.
-    pub fn has_options(self) -> bool {
-        matches!(self, CustomFieldType::Select | CustomFieldType::MultiSelect)
-    }
-}
-
 /// Extra rules a field's values must follow, checked on the server.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
-#[graphql(name = "CustomFieldRules")]
-#[serde(rename_all = "camelCase")]
-pub struct Rules {
+#[derive(Debug, Clone, Default, PartialEq, SimpleObject)]
+pub struct CustomFieldRules {
     /// TEXT, TEXTAREA: the fewest characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_length: Option<i32>,
     /// TEXT, TEXTAREA: the most characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<i32>,
     /// TEXT: a regular expression the whole value must match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// NUMBER: the smallest value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
     /// NUMBER: the largest value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
 }
 
@@ -96,18 +51,16 @@ pub struct Rules {
 #[derive(Clone)]
 pub struct CustomField(pub entity::custom_fields::Model);
 
-/// The options stored on a field.
-pub fn options_of(field: &entity::custom_fields::Model) -> Vec<String> {
-    serde_json::from_value(field.options.clone()).unwrap_or_default()
-}
-
-/// The rules stored on a field.
-pub fn rules_of(field: &entity::custom_fields::Model) -> Rules {
-    field
-        .validation
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
+impl From<store::Rules> for CustomFieldRules {
+    fn from(rules: store::Rules) -> Self {
+        CustomFieldRules {
+            min_length: rules.min_length,
+            max_length: rules.max_length,
+            pattern: rules.pattern,
+            min: rules.min,
+            max: rules.max,
+        }
+    }
 }
 
 /// A profile field the workspace defined: its key, label, type, options and rules.
@@ -132,7 +85,7 @@ impl CustomField {
     /// What kind of value it holds; it never changes.
     #[graphql(name = "type")]
     async fn field_type(&self) -> CustomFieldType {
-        CustomFieldType::from_db(&self.0.field_type)
+        store::CustomFieldType::from_db(&self.0.field_type).into()
     }
 
     /// The choices of a SELECT or MULTI_SELECT field; empty for other types.
@@ -156,8 +109,8 @@ impl CustomField {
     }
 
     /// Extra rules values must follow.
-    async fn rules(&self) -> Rules {
-        rules_of(&self.0)
+    async fn rules(&self) -> CustomFieldRules {
+        rules_of(&self.0).into()
     }
 
     /// When the field was defined.

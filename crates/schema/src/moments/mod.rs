@@ -3,7 +3,6 @@
 pub mod loaders;
 mod mutation;
 mod query;
-pub mod store;
 mod types;
 
 use async_graphql::{Context, ID};
@@ -16,25 +15,28 @@ pub use types::{ContactMoment, ContactMomentConnection, ContactMomentStatus};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
 use crate::pagination::{BoxFuture, Count, Cursor, Page, PageRequest};
-use store::MomentFilter;
+use profilegraph_store::moments::Joined;
+use profilegraph_store::moments::MomentFilter;
 
 /// A page of a timeline; the moments' channels go to the request's channel loader.
 async fn timeline_page(
     ctx: &Context<'_>,
     page: &PageRequest,
-    rows: Vec<loaders::Joined>,
-) -> Page<ContactMoment> {
-    crate::channels::joined::feed(ctx, &rows).await;
-    Page::from_rows(page, rows, |m| Cursor::at(&m.row.last_message_at, m.row.id))
-        .map(|m| ContactMoment(m.row))
+    rows: Vec<Joined>,
+) -> Result<Page<ContactMoment>> {
+    crate::channels::joined::feed(ctx, &rows).await?;
+    Ok(
+        Page::from_rows(page, rows, |m| Cursor::at(&m.row.last_message_at, m.row.id))
+            .map(|m| ContactMoment(m.row)),
+    )
 }
 
-fn checked_page(first: Option<i32>, after: Option<&str>) -> Result<PageRequest> {
-    let page = PageRequest::forward(first, after)?;
-    if let Some(cursor) = &page.cursor {
-        cursor.instant("after")?;
-    }
-    Ok(page)
+/// The timeline filter from the arguments.
+fn filter(status: Option<Vec<ContactMomentStatus>>, channel_id: Option<Uuid>) -> MomentFilter {
+    MomentFilter::new(
+        status.map(|statuses| statuses.into_iter().map(Into::into).collect()),
+        channel_id,
+    )
 }
 
 /// A contact's moments, newest first, batched across contacts.
@@ -44,8 +46,8 @@ pub async fn of_contact(
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<ContactMomentConnection> {
-    let page = checked_page(first, after)?;
-    let rows = crate::loaders::get(ctx)
+    let page = PageRequest::forward(first, after)?;
+    let rows = crate::context::loaders(ctx)?
         .load_one(loaders::MomentsOfContact {
             contact_id,
             page: page.clone(),
@@ -53,7 +55,7 @@ pub async fn of_contact(
         .await?
         .unwrap_or_default();
     Ok(ContactMomentConnection::new(
-        timeline_page(ctx, &page, rows).await,
+        timeline_page(ctx, &page, rows).await?,
         CountOfContact(contact_id),
     ))
 }
@@ -67,12 +69,12 @@ pub async fn of_profile(
     status: Option<Vec<ContactMomentStatus>>,
     channel_id: Option<ID>,
 ) -> Result<ContactMomentConnection> {
-    let page = checked_page(first, after)?;
+    let page = PageRequest::forward(first, after)?;
     let channel_id = channel_id
         .map(|id| ids::decode_as(NodeKind::Channel, &id, "channelId"))
         .transpose()?;
-    let filter = MomentFilter::new(status, channel_id);
-    let handle = crate::loaders::get(ctx);
+    let filter = filter(status, channel_id);
+    let handle = crate::context::loaders(ctx)?;
     let rows = handle
         .load_one(loaders::MomentsOfProfile {
             profile_id,
@@ -85,10 +87,12 @@ pub async fn of_profile(
     // `totalCount` needs no statement. (After a cursor the statement can't count the
     // moments before it, so the total is left to its own loader.)
     handle
-        .feed_many(
-            rows.iter()
-                .map(|r| (crate::loaders::ContactId(r.contact.id), r.contact.clone())),
-        )
+        .feed_many(rows.iter().map(|r| {
+            (
+                crate::contacts::loaders::ContactId(r.contact.id),
+                r.contact.clone(),
+            )
+        }))
         .await;
     let count = loaders::MomentCountOfProfile { profile_id, filter };
     if page.cursor.is_none() {
@@ -97,7 +101,7 @@ pub async fn of_profile(
     }
     let rows = rows.into_iter().map(|r| r.moment).collect();
     Ok(ContactMomentConnection::new(
-        timeline_page(ctx, &page, rows).await,
+        timeline_page(ctx, &page, rows).await?,
         CountOfProfile(count),
     ))
 }
@@ -107,7 +111,7 @@ struct CountOfContact(Uuid);
 impl Count for CountOfContact {
     fn count<'a>(&'a self, ctx: &'a Context<'_>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            Ok(crate::loaders::get(ctx)
+            Ok(crate::context::loaders(ctx)?
                 .load_one(loaders::MomentCountOfContact(self.0))
                 .await?
                 .unwrap_or(0))
@@ -120,7 +124,7 @@ struct CountOfProfile(loaders::MomentCountOfProfile);
 impl Count for CountOfProfile {
     fn count<'a>(&'a self, ctx: &'a Context<'_>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            Ok(crate::loaders::get(ctx)
+            Ok(crate::context::loaders(ctx)?
                 .load_one(self.0.clone())
                 .await?
                 .unwrap_or(0))

@@ -2,13 +2,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::store::{self, MAX_SUBJECT};
+use profilegraph_store::moments as store;
+use profilegraph_store::text::Subject;
+
 use super::{ContactMoment, ContactMomentStatus};
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::input::Text;
-use crate::loaders;
 
 /// A new ticket with a contact.
 #[derive(InputObject)]
@@ -52,15 +52,15 @@ impl MomentMutation {
     ) -> Result<ContactMomentPayload> {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let contact_id = ids::decode_as(NodeKind::Contact, &input.contact_id, "input.contactId")?;
-        let subject = Text::parse(&input.subject, MAX_SUBJECT, "input.subject")?;
+        let subject = Subject::parse(&input.subject, "input.subject")?;
         let moment = store::start(
-            crate::db::get(ctx),
+            crate::context::db(ctx)?,
             viewer.workspace_id,
             contact_id,
             subject,
         )
         .await?;
-        loaders::invalidate(ctx);
+        crate::context::wrote(ctx)?;
         Ok(ContactMomentPayload {
             contact_moment: ContactMoment(moment),
         })
@@ -76,17 +76,17 @@ impl MomentMutation {
         let id = ids::decode_as(NodeKind::ContactMoment, &input.id, "input.id")?;
         let subject = input
             .subject
-            .map(|s| Text::parse(&s, MAX_SUBJECT, "input.subject"))
+            .map(|s| Subject::parse(&s, "input.subject"))
             .transpose()?;
         let moment = store::update(
-            crate::db::get(ctx),
+            crate::context::db(ctx)?,
             viewer.workspace_id,
             id,
-            input.status,
+            input.status.map(Into::into),
             subject,
         )
         .await?;
-        loaders::invalidate(ctx);
+        crate::context::wrote(ctx)?;
         Ok(ContactMomentPayload {
             contact_moment: ContactMoment(moment),
         })

@@ -3,13 +3,14 @@
 use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
-use super::store::{self, MomentFilter};
+use super::loaders::MomentId;
 use super::{ContactMoment, ContactMomentConnection, ContactMomentStatus};
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, MomentId};
+use crate::loaders;
 use crate::pagination::{BoxFuture, Count, PageRequest};
+use profilegraph_store::moments::{self as store, MomentFilter};
 
 /// Contact moment queries.
 #[derive(Default)]
@@ -49,8 +50,14 @@ impl MomentQuery {
         let channel_id = channel_id
             .map(|id| ids::decode_as(NodeKind::Channel, &id, "channelId"))
             .transpose()?;
-        let filter = MomentFilter::new(status, channel_id);
-        let rows = store::list(crate::db::get(ctx), viewer.workspace_id, &filter, &page).await?;
+        let filter = super::filter(status, channel_id);
+        let rows = store::list(
+            crate::context::db(ctx)?,
+            viewer.workspace_id,
+            &filter,
+            &page,
+        )
+        .await?;
         Ok(ContactMomentConnection::new(
             rows.map(ContactMoment),
             CountMoments {
@@ -68,8 +75,8 @@ struct CountMoments {
 
 impl Count for CountMoments {
     fn count<'a>(&'a self, ctx: &'a Context<'_>) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(
-            async move { store::count(crate::db::get(ctx), self.workspace_id, &self.filter).await },
-        )
+        Box::pin(async move {
+            Ok(store::count(crate::context::db(ctx)?, self.workspace_id, &self.filter).await?)
+        })
     }
 }

@@ -3,14 +3,17 @@
 use async_graphql::{Context, Enum, ID, Object};
 
 use crate::channels::Channel;
+use crate::channels::loaders::ChannelId;
 use crate::contacts::Contact;
+use crate::contacts::loaders::ContactId;
 use crate::error::{Error, Result};
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, ChannelId, ContactId};
+use crate::loaders;
 use crate::scalars::DateTime;
 
 /// Where a conversation stands.
 #[derive(Debug, Enum, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[graphql(remote = "profilegraph_store::moments::ContactMomentStatus")]
 pub enum ContactMomentStatus {
     /// Waiting for an agent.
     Open,
@@ -18,26 +21,6 @@ pub enum ContactMomentStatus {
     Assigned,
     /// Done.
     Closed,
-}
-
-impl ContactMomentStatus {
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContactMomentStatus::Open => "OPEN",
-            ContactMomentStatus::Assigned => "ASSIGNED",
-            ContactMomentStatus::Closed => "CLOSED",
-        }
-    }
-
-    /// Read the stored form (OPEN for anything unknown, which is never written).
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "ASSIGNED" => ContactMomentStatus::Assigned,
-            "CLOSED" => ContactMomentStatus::Closed,
-            _ => ContactMomentStatus::Open,
-        }
-    }
 }
 
 /// One conversation (ticket) with one contact on one channel.
@@ -59,7 +42,7 @@ impl ContactMoment {
 
     /// Where it stands.
     async fn status(&self) -> ContactMomentStatus {
-        ContactMomentStatus::from_db(&self.0.status)
+        profilegraph_store::moments::ContactMomentStatus::from_db(&self.0.status).into()
     }
 
     /// The channel it runs on.
@@ -67,7 +50,7 @@ impl ContactMoment {
         loaders::one(ctx, ChannelId(self.0.channel_id))
             .await?
             .map(Channel)
-            .ok_or(Error::NotFound("Channel"))
+            .ok_or(Error::not_found("Channel"))
     }
 
     /// The contact it is with.
@@ -75,7 +58,7 @@ impl ContactMoment {
         loaders::one(ctx, ContactId(self.0.contact_id))
             .await?
             .map(Contact)
-            .ok_or(Error::NotFound("Contact"))
+            .ok_or(Error::not_found("Contact"))
     }
 
     /// When it was opened.

@@ -2,7 +2,6 @@
 
 pub mod loaders;
 mod mutation;
-pub mod store;
 mod types;
 
 use async_graphql::Context;
@@ -23,10 +22,7 @@ pub async fn of_profile(
     after: Option<&str>,
 ) -> Result<NoteConnection> {
     let page = PageRequest::forward(first, after)?;
-    if let Some(cursor) = &page.cursor {
-        cursor.instant("after")?;
-    }
-    let rows = crate::loaders::get(ctx)
+    let rows = crate::context::loaders(ctx)?
         .load_one(loaders::NotesPage {
             profile_id,
             page: page.clone(),
@@ -34,11 +30,11 @@ pub async fn of_profile(
         .await?
         .unwrap_or_default();
     // The authors came with the notes: resolving `author` needs no statement.
-    crate::loaders::get(ctx)
+    crate::context::loaders(ctx)?
         .feed_many(
             rows.iter()
                 .filter_map(|r| r.author.clone())
-                .map(|a| (crate::loaders::AgentId(a.id), a)),
+                .map(|a| (crate::workspace::AgentId(a.id), a)),
         )
         .await;
     let page = Page::from_rows(&page, rows, |n| Cursor::at(&n.note.created_at, n.note.id));
@@ -53,7 +49,7 @@ struct CountNotes(Uuid);
 impl Count for CountNotes {
     fn count<'a>(&'a self, ctx: &'a Context<'_>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            Ok(crate::loaders::get(ctx)
+            Ok(crate::context::loaders(ctx)?
                 .load_one(loaders::NoteCount(self.0))
                 .await?
                 .unwrap_or(0))

@@ -2,11 +2,13 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::{Note, store};
+use profilegraph_store::notes as store;
+use profilegraph_store::text::Body;
+
+use super::Note;
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::loaders;
 
 /// A new note.
 #[derive(InputObject)]
@@ -61,9 +63,9 @@ impl NoteMutation {
     ) -> Result<NotePayload> {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let profile_id = ids::decode_as(NodeKind::Profile, &input.profile_id, "input.profileId")?;
-        let body = store::parse_body(&input.body, "input.body")?;
-        let note = store::create(crate::db::get(ctx), viewer, profile_id, body).await?;
-        loaders::invalidate(ctx);
+        let body = Body::parse(&input.body, "input.body")?;
+        let note = store::create(crate::context::db(ctx)?, viewer, profile_id, body).await?;
+        crate::context::wrote(ctx)?;
         Ok(NotePayload { note: Note(note) })
     }
 
@@ -75,9 +77,9 @@ impl NoteMutation {
     ) -> Result<NotePayload> {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let id = ids::decode_as(NodeKind::Note, &input.id, "input.id")?;
-        let body = store::parse_body(&input.body, "input.body")?;
-        let note = store::update(crate::db::get(ctx), viewer.workspace_id, id, body).await?;
-        loaders::invalidate(ctx);
+        let body = Body::parse(&input.body, "input.body")?;
+        let note = store::update(crate::context::db(ctx)?, viewer.workspace_id, id, body).await?;
+        crate::context::wrote(ctx)?;
         Ok(NotePayload { note: Note(note) })
     }
 
@@ -89,8 +91,8 @@ impl NoteMutation {
     ) -> Result<DeleteNotePayload> {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let id = ids::decode_as(NodeKind::Note, &input.id, "input.id")?;
-        store::delete(crate::db::get(ctx), viewer.workspace_id, id).await?;
-        loaders::invalidate(ctx);
+        store::delete(crate::context::db(ctx)?, viewer.workspace_id, id).await?;
+        crate::context::wrote(ctx)?;
         Ok(DeleteNotePayload {
             deleted_note_id: ids::encode(NodeKind::Note, id),
         })

@@ -4,10 +4,12 @@ use async_graphql::{Context, ID, Object};
 
 use crate::error::{Error, Result};
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, AgentId, ProfileId};
+use crate::loaders;
 use crate::profiles::Profile;
+use crate::profiles::loaders::ProfileId;
 use crate::scalars::DateTime;
 use crate::workspace::Agent;
+use crate::workspace::AgentId;
 
 /// Free text an agent keeps on a profile.
 #[derive(Clone)]
@@ -40,7 +42,7 @@ impl Note {
         loaders::one(ctx, ProfileId(self.0.profile_id))
             .await?
             .map(Profile)
-            .ok_or(Error::NotFound("Profile"))
+            .ok_or(Error::not_found("Profile"))
     }
 
     /// When the note was written.

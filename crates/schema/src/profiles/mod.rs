@@ -1,8 +1,8 @@
 //! Profiles: the customer as a person, grouping their contacts across channels.
 
+pub mod loaders;
 mod mutation;
 mod query;
-pub mod store;
 mod types;
 
 pub use mutation::ProfileMutation;

@@ -2,14 +2,15 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
+use profilegraph_store::membership::{self, NewProfile};
+use profilegraph_store::profiles as store;
+use profilegraph_store::text::{Name, check_list_len};
+
 use super::Profile;
-use super::store::{self, MAX_NAME, NewProfile};
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::fields::{self, FieldValueInput};
 use crate::ids::{self, NodeKind};
-use crate::input::{Text, check_list_len};
-use crate::loaders;
 
 /// A new profile, optionally with contacts and field values.
 #[derive(InputObject)]
@@ -87,7 +88,7 @@ impl ProfileMutation {
         input: CreateProfileInput,
     ) -> Result<ProfilePayload> {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
-        let name = Text::parse(&input.name, MAX_NAME, "input.name")?;
+        let name = Name::parse(&input.name, "input.name")?;
         check_list_len(&input.contact_ids, "input.contactIds")?;
         let contact_ids = input
             .contact_ids
@@ -95,8 +96,8 @@ impl ProfileMutation {
             .map(|id| ids::decode_as(NodeKind::Contact, id, "input.contactIds"))
             .collect::<Result<Vec<_>>>()?;
         let fields = fields::parse_inputs(&input.fields, "input.fields")?;
-        let profile = store::create(
-            crate::db::get(ctx),
+        let profile = membership::create_profile(
+            crate::context::db(ctx)?,
             viewer.workspace_id,
             NewProfile {
                 name,
@@ -106,7 +107,7 @@ impl ProfileMutation {
             },
         )
         .await?;
-        loaders::invalidate(ctx);
+        crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
             profile: Profile(profile),
         })
@@ -121,16 +122,16 @@ impl ProfileMutation {
     ) -> Result<ProfilePayload> {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let id = ids::decode_as(NodeKind::Profile, &input.id, "input.id")?;
-        let name = Text::parse(&input.name, MAX_NAME, "input.name")?;
+        let name = Name::parse(&input.name, "input.name")?;
         let profile = store::rename(
-            crate::db::get(ctx),
+            crate::context::db(ctx)?,
             viewer.workspace_id,
             id,
             name,
             input.expected_version,
         )
         .await?;
-        loaders::invalidate(ctx);
+        crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
             profile: Profile(profile),
         })
@@ -148,8 +149,8 @@ impl ProfileMutation {
         let id = ids::decode_as(NodeKind::Profile, &input.profile_id, "input.profileId")?;
         let changes = fields::parse_inputs(&input.values, "input.values")?;
         let profile =
-            store::set_fields(crate::db::get(ctx), viewer.workspace_id, id, &changes).await?;
-        loaders::invalidate(ctx);
+            store::set_fields(crate::context::db(ctx)?, viewer.workspace_id, id, &changes).await?;
+        crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
             profile: Profile(profile),
         })
@@ -164,8 +165,8 @@ impl ProfileMutation {
     ) -> Result<DeleteProfilePayload> {
         let viewer = auth::viewer_with(ctx, Scope::Write)?;
         let id = ids::decode_as(NodeKind::Profile, &input.id, "input.id")?;
-        store::delete(crate::db::get(ctx), viewer.workspace_id, id).await?;
-        loaders::invalidate(ctx);
+        store::delete(crate::context::db(ctx)?, viewer.workspace_id, id).await?;
+        crate::context::wrote(ctx)?;
         Ok(DeleteProfilePayload {
             deleted_profile_id: ids::encode(NodeKind::Profile, id),
         })

@@ -4,13 +4,15 @@ use async_graphql::{Context, Enum, ID, InputObject, Object};
 use sea_orm::sea_query::Order;
 use uuid::Uuid;
 
-use super::store::{self, Sort, SortKey};
+use super::loaders::ProfileId;
 use super::{Profile, ProfileConnection};
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
-use crate::loaders::{self, ProfileId};
+use crate::loaders;
 use crate::pagination::{BoxFuture, Count, PageRequest};
+use profilegraph_store::profiles::{self as store, Sort, SortKey};
+use profilegraph_store::text::SearchTerm;
 
 /// What profiles can be sorted by.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,8 +92,7 @@ impl ProfileQuery {
         >,
     ) -> Result<ProfileConnection> {
         let viewer = auth::viewer_with(ctx, Scope::Read)?;
-        let page = PageRequest::new(first, after.as_deref(), last, before.as_deref())?;
-        let search = crate::input::parse_search(search.as_deref(), "search")?;
+        let search = SearchTerm::parse_optional(search.as_deref(), "search")?;
         let order_by = order_by.unwrap_or(ProfileOrder {
             field: ProfileOrderField::Name,
             direction: OrderDirection::Asc,
@@ -107,8 +108,15 @@ impl ProfileQuery {
                 OrderDirection::Desc => Order::Desc,
             },
         };
-        let db = crate::db::get(ctx);
-        let rows = store::list(db, viewer.workspace_id, search.as_deref(), sort, &page).await?;
+        let page = PageRequest::new(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            sort.key.kind(),
+        )?;
+        let db = crate::context::db(ctx)?;
+        let rows = store::list(db, viewer.workspace_id, search.as_ref(), sort, &page).await?;
         Ok(ProfileConnection::new(
             rows.map(Profile),
             CountProfiles {
@@ -121,18 +129,18 @@ impl ProfileQuery {
 
 struct CountProfiles {
     workspace_id: Uuid,
-    search: Option<String>,
+    search: Option<SearchTerm>,
 }
 
 impl Count for CountProfiles {
     fn count<'a>(&'a self, ctx: &'a Context<'_>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            store::count(
-                crate::db::get(ctx),
+            Ok(store::count(
+                crate::context::db(ctx)?,
                 self.workspace_id,
-                self.search.as_deref(),
+                self.search.as_ref(),
             )
-            .await
+            .await?)
         })
     }
 }

@@ -3,16 +3,16 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::channels::Channel;
-use crate::channels::joined::{self, WithChannel};
+use crate::channels::joined;
 use crate::contacts::Contact;
 use crate::contacts::loaders::ContactsOfProfile;
 use crate::error::Result;
 use crate::fields::{self, ProfileFieldValue};
 use crate::ids::{self, NodeKind};
-use crate::loaders;
 use crate::moments::{self, ContactMomentConnection, ContactMomentStatus};
 use crate::notes::{self, NoteConnection};
 use crate::scalars::DateTime;
+use profilegraph_store::channels::WithChannel;
 
 /// A customer: a person behind one or more contacts.
 #[derive(Clone)]
@@ -34,11 +34,11 @@ impl Profile {
         &self,
         ctx: &Context<'_>,
     ) -> Result<Vec<WithChannel<entity::contacts::Model>>> {
-        let contacts = loaders::get(ctx)
+        let contacts = crate::context::loaders(ctx)?
             .load_one(ContactsOfProfile(self.0.id))
             .await?
             .unwrap_or_default();
-        joined::feed(ctx, &contacts).await;
+        joined::feed(ctx, &contacts).await?;
         Ok(contacts)
     }
 }

@@ -1,12 +1,16 @@
 //! The caller's own workspace and token: the `viewer` query.
 
-pub mod store;
-
 use async_graphql::{Context, ID, Object};
+use profilegraph_store::workspaces as store;
 
 use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
+
+crate::by_id!(
+    /// An agent by id.
+    AgentId => agents, agents
+);
 
 /// A workspace: one company using the inbox. Everything belongs to exactly one.
 #[derive(Clone)]
@@ -89,7 +93,7 @@ impl WorkspaceQuery {
     /// Who is calling: the token's workspace, agent and scopes.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<ViewerInfo> {
         let viewer = auth::viewer_with(ctx, Scope::Read)?;
-        let db = crate::db::get(ctx);
+        let db = crate::context::db(ctx)?;
         let (workspace, agent) = store::viewer(db, viewer).await?;
         Ok(ViewerInfo {
             workspace,

@@ -21,8 +21,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use profilegraph_schema::idempotency::{self, Claim};
-use profilegraph_schema::{Error, ErrorCode, exec};
+use profilegraph_schema::{Error, ErrorCode};
+use profilegraph_store::idempotency::{self, Claim};
+use profilegraph_store::{StoreError, stats};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -255,13 +256,13 @@ async fn run(
         return error_response(
             StatusCode::UNAUTHORIZED,
             format,
-            Error::Unauthenticated,
+            Error::from(StoreError::Unauthenticated),
             &request_id,
         );
     };
     let (viewer, auth_statements) =
-        exec::counted(state.tokens.authenticate(&state.db.conn, token)).await;
-    let viewer = match viewer {
+        stats::counted(state.tokens.authenticate(&state.db.conn, token)).await;
+    let viewer = match viewer.map_err(Error::from) {
         Ok(viewer) => viewer,
         Err(err) => {
             let status = match err.code() {
@@ -281,7 +282,9 @@ async fn run(
     {
         let key = match idempotency::parse_key(&raw) {
             Ok(key) => key,
-            Err(err) => return error_response(StatusCode::BAD_REQUEST, format, err, &request_id),
+            Err(err) => {
+                return error_response(StatusCode::BAD_REQUEST, format, err.into(), &request_id);
+            }
         };
         let variables = serde_json::to_value(&request.variables).unwrap_or(Value::Null);
         let hash = idempotency::fingerprint(
@@ -300,6 +303,7 @@ async fn run(
                 return response;
             }
             Err(err) => {
+                let err = Error::from(err);
                 let status = match err.code() {
                     ErrorCode::Conflict => StatusCode::CONFLICT,
                     ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

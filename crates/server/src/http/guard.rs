@@ -11,7 +11,7 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
 use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
-use profilegraph_schema::auth::Viewer;
+use profilegraph_schema::RequestCtx;
 
 use super::rate_limit::{Quota, RateLimiter};
 
@@ -117,9 +117,10 @@ impl Extension for Guard {
         );
         // Priced by validation (a connection costs `first` times its children), charged
         // before anything runs.
-        if let (Some(limiter), Some(viewer)) =
-            (ctx.data_opt::<Arc<RateLimiter>>(), ctx.data_opt::<Viewer>())
-        {
+        if let (Some(limiter), Some(viewer)) = (
+            ctx.data_opt::<Arc<RateLimiter>>(),
+            ctx.data_opt::<RequestCtx>().map(|request| &request.viewer),
+        ) {
             let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
             let quota = limiter.charge(viewer.token_id, viewer.workspace_id, cost);
             let limited = quota.retry_after.is_some();

@@ -12,7 +12,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
-use profilegraph_schema::{AppSchema, Db};
+use profilegraph_schema::AppSchema;
+use profilegraph_store::Db;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -37,7 +38,7 @@ pub struct AppState {
     /// Settings the handlers need.
     pub settings: Arc<HttpSettings>,
     /// Tokens that authenticated recently.
-    pub tokens: Arc<profilegraph_schema::auth::TokenCache>,
+    pub tokens: Arc<profilegraph_store::tokens::TokenCache>,
     /// Single-threaded workers that execute GraphQL requests (one per core), with their
     /// database pools.
     pub workers: crate::workers::Workers,

@@ -1,4 +1,9 @@
-//! The database rules for custom fields and their values.
+//! Custom fields: the profile fields a workspace defines, and profiles' values for them.
+//! Every rule about a field's settings and its values is here: keys, options, rules,
+//! positions, and checking a value against its field.
+
+mod kinds;
+pub mod validate;
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,11 +17,11 @@ use uuid::Uuid;
 
 use entity::{custom_fields, profile_field_values};
 
-use super::types::{CustomFieldType, Rules};
-use super::validate;
+pub use kinds::{CustomFieldType, Rules, options_of, rules_of};
+
 use crate::Db;
-use crate::error::{Error, Result};
-use crate::input::Text;
+use crate::error::{Result, StoreError};
+use crate::text::{Label, OptionLabel};
 
 /// One requested change to a profile's field: a new value, or `None` to clear it.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,16 +58,16 @@ pub async fn apply<C: ConnectionTrait>(
     for change in changes {
         let field = fields
             .get(&change.field_id)
-            .ok_or(Error::NotFound("CustomField"))?;
+            .ok_or(StoreError::NotFound("CustomField"))?;
         if field.archived {
-            return Err(Error::bad_input(
+            return Err(StoreError::bad_input(
                 field.key.as_str(),
                 format!("{} is archived and can't be set", field.label),
             ));
         }
         match &change.value {
             None if field.required => {
-                return Err(Error::bad_input(
+                return Err(StoreError::bad_input(
                     field.key.as_str(),
                     format!("{} is required and can't be cleared", field.label),
                 ));
@@ -70,7 +75,7 @@ pub async fn apply<C: ConnectionTrait>(
             None => {}
             Some(value) => {
                 let stored = validate::check(field, value).map_err(|msg| {
-                    Error::bad_input(field.key.as_str(), format!("{}: {msg}", field.label))
+                    StoreError::bad_input(field.key.as_str(), format!("{}: {msg}", field.label))
                 })?;
                 rows.push(profile_field_values::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -132,7 +137,7 @@ impl FieldKey {
         if valid {
             Ok(FieldKey(raw.to_owned()))
         } else {
-            Err(Error::bad_input(
+            Err(StoreError::bad_input(
                 field,
                 format!(
                     "`{raw}` is not a valid key: start with a-z, then up to 63 of a-z, 0-9 and _"
@@ -147,9 +152,9 @@ impl FieldKey {
 pub const MAX_POSITION: i32 = 1_000_000;
 
 /// Check a requested position.
-pub fn parse_position(position: Option<i32>, field: &str) -> Result<Option<i32>> {
+fn parse_position(position: Option<i32>, field: &str) -> Result<Option<i32>> {
     match position {
-        Some(p) if !(-MAX_POSITION..=MAX_POSITION).contains(&p) => Err(Error::bad_input(
+        Some(p) if !(-MAX_POSITION..=MAX_POSITION).contains(&p) => Err(StoreError::bad_input(
             field,
             format!("a position is between -{MAX_POSITION} and {MAX_POSITION}"),
         )),
@@ -158,7 +163,7 @@ pub fn parse_position(position: Option<i32>, field: &str) -> Result<Option<i32>>
 }
 
 /// Check the options of a field of `field_type`.
-pub fn parse_options(
+fn parse_options(
     field_type: CustomFieldType,
     options: &[String],
     field: &str,
@@ -167,21 +172,21 @@ pub fn parse_options(
         if options.is_empty() {
             return Ok(Vec::new());
         }
-        return Err(Error::bad_input(
+        return Err(StoreError::bad_input(
             field,
             "only SELECT and MULTI_SELECT fields have options",
         ));
     }
     if options.is_empty() {
-        return Err(Error::bad_input(field, "give at least one option"));
+        return Err(StoreError::bad_input(field, "give at least one option"));
     }
-    crate::input::check_list_len(options, field)?;
+    crate::text::check_list_len(options, field)?;
     let mut seen = HashSet::new();
     let mut parsed = Vec::with_capacity(options.len());
     for option in options {
-        let option = Text::parse(option, 100, field)?.into_inner();
+        let option = OptionLabel::parse(option, field)?.into_inner();
         if !seen.insert(option.clone()) {
-            return Err(Error::bad_input(
+            return Err(StoreError::bad_input(
                 field,
                 format!("`{option}` is listed twice"),
             ));
@@ -192,10 +197,10 @@ pub fn parse_options(
 }
 
 /// Check a field's rules: a pattern that compiles, sensible bounds.
-pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Result<Rules> {
+fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Result<Rules> {
     if let Some(pattern) = &rules.pattern {
         if field_type != CustomFieldType::Text {
-            return Err(Error::bad_input(
+            return Err(StoreError::bad_input(
                 field,
                 "`pattern` applies to TEXT fields only",
             ));
@@ -206,14 +211,14 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
             || regex::Regex::new(pattern).is_err()
             || regex::Regex::new(&format!("^(?:{pattern})$")).is_err()
         {
-            return Err(Error::bad_input(
+            return Err(StoreError::bad_input(
                 field,
                 "`pattern` must be a valid regular expression of at most 500 characters",
             ));
         }
         // PostgreSQL can't store a NUL in JSON; escapes such as `\t` say the same.
         if pattern.chars().any(char::is_control) {
-            return Err(Error::bad_input(
+            return Err(StoreError::bad_input(
                 field,
                 "`pattern` must not contain control characters; write them as escapes (`\\n`, `\\t`)",
             ));
@@ -225,20 +230,20 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
             CustomFieldType::Text | CustomFieldType::Textarea
         )
     {
-        return Err(Error::bad_input(
+        return Err(StoreError::bad_input(
             field,
             "`minLength`/`maxLength` apply to TEXT and TEXTAREA fields only",
         ));
     }
     if (rules.min.is_some() || rules.max.is_some()) && field_type != CustomFieldType::Number {
-        return Err(Error::bad_input(
+        return Err(StoreError::bad_input(
             field,
             "`min`/`max` apply to NUMBER fields only",
         ));
     }
     let negative = |n: Option<i32>| n.is_some_and(|n| n < 0);
     if negative(rules.min_length) || negative(rules.max_length) {
-        return Err(Error::bad_input(field, "lengths can't be negative"));
+        return Err(StoreError::bad_input(field, "lengths can't be negative"));
     }
     // The type's own limit applies whatever the rules say, so a rule above it would promise
     // values the server refuses.
@@ -252,7 +257,7 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
             .is_some_and(|n| n > most)
     };
     if above(rules.min_length) || above(rules.max_length) {
-        return Err(Error::bad_input(
+        return Err(StoreError::bad_input(
             field,
             format!(
                 "lengths of {} fields can be at most {most}",
@@ -263,12 +268,15 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
     if let (Some(min), Some(max)) = (rules.min_length, rules.max_length)
         && min > max
     {
-        return Err(Error::bad_input(field, "`minLength` is above `maxLength`"));
+        return Err(StoreError::bad_input(
+            field,
+            "`minLength` is above `maxLength`",
+        ));
     }
     if let (Some(min), Some(max)) = (rules.min, rules.max)
         && (min > max || !min.is_finite() || !max.is_finite())
     {
-        return Err(Error::bad_input(
+        return Err(StoreError::bad_input(
             field,
             "`min` must be a number at most `max`",
         ));
@@ -276,21 +284,22 @@ pub fn parse_rules(field_type: CustomFieldType, rules: Rules, field: &str) -> Re
     Ok(rules)
 }
 
-/// What `createCustomField` asks for, parsed.
+/// What `createCustomField` asks for. The options, rules and position are checked
+/// against the type by [`create`], as [`update`] checks them: in one place.
 pub struct NewField {
     /// The key.
     pub key: FieldKey,
     /// The label.
-    pub label: Text,
+    pub label: Label,
     /// The type.
     pub field_type: CustomFieldType,
-    /// The options.
+    /// The options, as sent.
     pub options: Vec<String>,
-    /// The rules.
+    /// The rules, as sent.
     pub rules: Rules,
     /// Whether it can't be cleared.
     pub required: bool,
-    /// Its position; after the others when `None`.
+    /// Its position, as sent; after the others when `None`.
     pub position: Option<i32>,
 }
 
@@ -302,8 +311,11 @@ fn rules_json(rules: &Rules) -> Option<Value> {
 
 /// Define a field. A key already in use is a CONFLICT.
 pub async fn create(db: &Db, workspace_id: Uuid, new: NewField) -> Result<custom_fields::Model> {
+    let options = parse_options(new.field_type, &new.options, "input.options")?;
+    let rules = parse_rules(new.field_type, new.rules, "input.rules")?;
+    let position = parse_position(new.position, "input.position")?;
     let txn = db.begin_write().await?;
-    let position = match new.position {
+    let position = match position {
         Some(p) => p,
         None => {
             let select = Query::select()
@@ -324,8 +336,8 @@ pub async fn create(db: &Db, workspace_id: Uuid, new: NewField) -> Result<custom
         key: Set(new.key.0.clone()),
         label: Set(new.label.into_inner()),
         field_type: Set(new.field_type.as_str().to_owned()),
-        options: Set(Value::from(new.options)),
-        validation: Set(rules_json(&new.rules)),
+        options: Set(Value::from(options)),
+        validation: Set(rules_json(&rules)),
         required: Set(new.required),
         position: Set(position),
         archived: Set(false),
@@ -334,11 +346,11 @@ pub async fn create(db: &Db, workspace_id: Uuid, new: NewField) -> Result<custom
     }
     .insert(&txn)
     .await
-    .map_err(Error::from);
+    .map_err(StoreError::from);
     let field = match inserted {
         Ok(field) => field,
         Err(err) if err.is_unique_violation() => {
-            return Err(Error::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "a field with key `{}` already exists",
                 new.key.0
             )));
@@ -353,14 +365,14 @@ pub async fn create(db: &Db, workspace_id: Uuid, new: NewField) -> Result<custom
 #[derive(Default)]
 pub struct FieldUpdate {
     /// A new label.
-    pub label: Option<Text>,
+    pub label: Option<Label>,
     /// New options (checked against the field's type).
     pub options: Option<Vec<String>>,
     /// New rules (checked against the field's type).
     pub rules: Option<Rules>,
     /// Whether it can't be cleared.
     pub required: Option<bool>,
-    /// A new position.
+    /// A new position (checked here).
     pub position: Option<i32>,
     /// Archive (true) or restore (false).
     pub archived: Option<bool>,
@@ -373,12 +385,13 @@ pub async fn update(
     id: Uuid,
     update: FieldUpdate,
 ) -> Result<custom_fields::Model> {
+    let position = parse_position(update.position, "input.position")?;
     let txn = db.begin_write().await?;
     let field = custom_fields::Entity::find_by_id(id)
         .filter(custom_fields::Column::WorkspaceId.eq(workspace_id))
         .one(&txn)
         .await?
-        .ok_or(Error::NotFound("CustomField"))?;
+        .ok_or(StoreError::NotFound("CustomField"))?;
     let field_type = CustomFieldType::from_db(&field.field_type);
     let mut active: custom_fields::ActiveModel = field.into();
     if let Some(label) = update.label {
@@ -395,7 +408,7 @@ pub async fn update(
     if let Some(required) = update.required {
         active.required = Set(required);
     }
-    if let Some(position) = update.position {
+    if let Some(position) = position {
         active.position = Set(position);
     }
     if let Some(archived) = update.archived {
@@ -405,4 +418,29 @@ pub async fn update(
     let field = active.update(&txn).await?;
     txn.commit().await?;
     Ok(field)
+}
+
+crate::sql::by_ids!(
+    /// Custom fields of the workspace by id (the missing ones left out).
+    custom_fields
+);
+
+/// Every profile's values among `profile_ids`, in one statement; every profile asked for
+/// has an entry.
+pub async fn values_of_profiles(
+    db: &Db,
+    workspace_id: Uuid,
+    profile_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Vec<profile_field_values::Model>>> {
+    let rows = profile_field_values::Entity::find()
+        .filter(profile_field_values::Column::WorkspaceId.eq(workspace_id))
+        .filter(profile_field_values::Column::ProfileId.is_in(profile_ids.clone()))
+        .all(&db.conn)
+        .await?;
+    let mut grouped: HashMap<Uuid, Vec<_>> =
+        profile_ids.into_iter().map(|id| (id, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(row.profile_id).or_default().push(row);
+    }
+    Ok(grouped)
 }

@@ -1,7 +1,7 @@
 //! Normalising a contact's identifier for its channel, so one identity is stored one way.
 
 use crate::channels::ChannelType;
-use crate::error::{Error, Result};
+use crate::error::{Result, StoreError};
 
 /// A normalised identifier: e-mail addresses trimmed and lower-cased, phone numbers in
 /// E.164 (`+31612345678`), platform ids trimmed.
@@ -13,15 +13,15 @@ impl Identifier {
     pub fn parse(raw: &str, channel_type: ChannelType, field: &str) -> Result<Self> {
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(Error::bad_input(field, "must not be empty"));
+            return Err(StoreError::bad_input(field, "must not be empty"));
         }
         match channel_type {
             ChannelType::Email => email(raw).map(Identifier).ok_or_else(|| {
-                Error::bad_input(field, format!("`{raw}` is not an e-mail address"))
+                StoreError::bad_input(field, format!("`{raw}` is not an e-mail address"))
             }),
             ChannelType::Whatsapp | ChannelType::Sms | ChannelType::Voice => {
                 e164(raw).map(Identifier).ok_or_else(|| {
-                    Error::bad_input(
+                    StoreError::bad_input(
                         field,
                         format!(
                             "`{raw}` is not a phone number in international form (e.g. +31612345678)"
@@ -31,7 +31,7 @@ impl Identifier {
             }
             _ => {
                 if raw.chars().count() > 320 || raw.chars().any(char::is_control) {
-                    Err(Error::bad_input(
+                    Err(StoreError::bad_input(
                         field,
                         "must be at most 320 characters, without control characters",
                     ))

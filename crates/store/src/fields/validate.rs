@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::types::{CustomFieldType, options_of, rules_of};
+use super::kinds::{CustomFieldType, options_of, rules_of};
 use crate::contacts::identifier;
 
 /// The longest TEXT value, unless the field's rules say less.

@@ -5,8 +5,8 @@ use sea_orm::EntityTrait;
 use entity::{agents, workspaces};
 
 use crate::Db;
-use crate::auth::Viewer;
-use crate::error::{Error, Result};
+use crate::Viewer;
+use crate::error::{Result, StoreError};
 
 /// The viewer's workspace and agent rows.
 pub async fn viewer(
@@ -16,7 +16,7 @@ pub async fn viewer(
     let workspace = workspaces::Entity::find_by_id(viewer.workspace_id)
         .one(&db.conn)
         .await?
-        .ok_or(Error::Unauthenticated)?;
+        .ok_or(StoreError::Unauthenticated)?;
     let agent = match viewer.agent_id {
         Some(id) => agents::Entity::find_by_id(id)
             .one(&db.conn)
@@ -55,7 +55,7 @@ pub async fn create_workspace<C: sea_orm::ConnectionTrait>(
 
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(Error::bad_input(
+        return Err(StoreError::bad_input(
             "name",
             "a workspace name is 1 to 200 characters",
         ));

@@ -1,24 +1,23 @@
-//! The database rules for profiles.
+//! Profiles: the people behind contacts. Their own rows: finding, listing and searching,
+//! renaming, field values, deletion, and the version every change raises.
 
+use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryTrait,
+    QueryFilter, QueryTrait, UpdateMany,
 };
 use uuid::Uuid;
 
 use entity::{contacts, profiles};
 
 use crate::Db;
-use crate::contacts::store::{self as contact_store, Attached};
-use crate::error::{Error, Result};
-use crate::fields::store::{self as field_store, FieldChange};
-use crate::input::Text;
-use crate::pagination::{Cursor, Page, PageRequest};
+use crate::error::{Result, StoreError};
+use crate::fields::{self, FieldChange};
+use crate::page::{Cursor, KeyKind, Page, PageRequest};
+use crate::search;
 use crate::sql;
-
-/// The longest profile name.
-pub const MAX_NAME: usize = 200;
+use crate::text::{Name, SearchTerm};
 
 /// What the `profiles` list is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +28,16 @@ pub enum SortKey {
     CreatedAt,
     /// Last change.
     UpdatedAt,
+}
+
+impl SortKey {
+    /// What this key's cursors hold.
+    pub fn kind(self) -> KeyKind {
+        match self {
+            SortKey::Name => KeyKind::Text,
+            SortKey::CreatedAt | SortKey::UpdatedAt => KeyKind::Instant,
+        }
+    }
 }
 
 /// The `profiles` list's sort.
@@ -50,18 +59,14 @@ pub async fn find<C: ConnectionTrait>(
         .filter(profiles::Column::WorkspaceId.eq(workspace_id))
         .one(db)
         .await?
-        .ok_or(Error::NotFound("Profile"))
+        .ok_or(StoreError::NotFound("Profile"))
 }
 
-/// Record a change to a profile: version + 1, `updated_at` now. Returns the profile as
-/// written (RETURNING, so a caller that answers with it needs no second read); `None`
-/// when there is no such profile.
-pub async fn bump_version<C: ConnectionTrait>(
-    db: &C,
-    workspace_id: Uuid,
-    id: Uuid,
-) -> Result<Option<profiles::Model>> {
-    let updated = profiles::Entity::update_many()
+/// The one way a profile records a change: an UPDATE of that profile (in its workspace)
+/// that raises its version by one and sets `updated_at` to now. Callers add the columns
+/// they change and conditions of their own.
+fn change(workspace_id: Uuid, id: Uuid) -> UpdateMany<profiles::Entity> {
+    profiles::Entity::update_many()
         .col_expr(
             profiles::Column::Version,
             Expr::col(profiles::Column::Version).add(1),
@@ -69,27 +74,40 @@ pub async fn bump_version<C: ConnectionTrait>(
         .col_expr(profiles::Column::UpdatedAt, Expr::value(crate::db::now()))
         .filter(profiles::Column::Id.eq(id))
         .filter(profiles::Column::WorkspaceId.eq(workspace_id))
-        .exec_with_returning(db)
-        .await?;
+}
+
+/// Record a change to a profile that touched other rows (its contacts, its field
+/// values): version + 1, `updated_at` now. Returns the profile as written (RETURNING, so
+/// a caller that answers with it needs no second read); `None` when there is no such
+/// profile.
+pub async fn bump_version<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<Option<profiles::Model>> {
+    let updated = change(workspace_id, id).exec_with_returning(db).await?;
     Ok(updated.into_iter().next())
 }
 
 /// Profiles whose name, or any of whose contacts' identifier or display name, contains
 /// `search` (ignoring case).
-fn condition(workspace_id: Uuid, search: Option<&str>) -> Condition {
+fn condition(workspace_id: Uuid, search: Option<&SearchTerm>) -> Condition {
     let mut cond = Condition::all().add(profiles::Column::WorkspaceId.eq(workspace_id));
-    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        let pattern = sql::contains_pattern(search);
+    if let Some(search) = search {
+        let pattern = search::contains_pattern(search);
         let by_contact: SelectStatement = Query::select()
             .column(contacts::Column::ProfileId)
             .from(contacts::Entity)
             .and_where(contacts::Column::WorkspaceId.eq(workspace_id))
             .and_where(contacts::Column::ProfileId.is_not_null())
-            .and_where(sql::like(Expr::col(contacts::Column::SearchText), &pattern))
+            .and_where(search::like(
+                Expr::col(contacts::Column::SearchText),
+                &pattern,
+            ))
             .to_owned();
         cond = cond.add(
             Condition::any()
-                .add(sql::like(
+                .add(search::like(
                     Expr::col((profiles::Entity, profiles::Column::SearchName)),
                     &pattern,
                 ))
@@ -103,19 +121,10 @@ fn condition(workspace_id: Uuid, search: Option<&str>) -> Condition {
 pub async fn list(
     db: &Db,
     workspace_id: Uuid,
-    search: Option<&str>,
+    search: Option<&SearchTerm>,
     sort: Sort,
     page: &PageRequest,
 ) -> Result<Page<profiles::Model>> {
-    let field = match page.direction {
-        crate::pagination::Direction::Forward => "after",
-        crate::pagination::Direction::Backward => "before",
-    };
-    let key_value = match (&page.cursor, sort.key) {
-        (None, _) => None,
-        (Some(c), SortKey::Name) => Some(sea_orm::Value::from(c.key.clone())),
-        (Some(c), _) => Some(sea_orm::Value::from(c.instant(field)?)),
-    };
     let key_column = match sort.key {
         SortKey::Name => profiles::Column::Name,
         SortKey::CreatedAt => profiles::Column::CreatedAt,
@@ -130,24 +139,20 @@ pub async fn list(
         Expr::col((profiles::Entity, profiles::Column::Id)),
         sort.order,
         page,
-        key_value,
     );
     let rows = profiles::Entity::find()
         .from_raw_sql(db.conn.get_database_backend().build(&select))
         .all(&db.conn)
         .await?;
     Ok(Page::from_rows(page, rows, |p| match sort.key {
-        SortKey::Name => Cursor {
-            key: p.name.clone(),
-            id: p.id,
-        },
+        SortKey::Name => Cursor::text(&p.name, p.id),
         SortKey::CreatedAt => Cursor::at(&p.created_at, p.id),
         SortKey::UpdatedAt => Cursor::at(&p.updated_at, p.id),
     }))
 }
 
 /// How many profiles match `search`.
-pub async fn count(db: &Db, workspace_id: Uuid, search: Option<&str>) -> Result<u64> {
+pub async fn count(db: &Db, workspace_id: Uuid, search: Option<&SearchTerm>) -> Result<u64> {
     let select = Query::select()
         .from(profiles::Entity)
         .cond_where(condition(workspace_id, search))
@@ -155,53 +160,26 @@ pub async fn count(db: &Db, workspace_id: Uuid, search: Option<&str>) -> Result<
     Ok(sql::count_rows(&db.conn, select).await?)
 }
 
-/// What `createProfile` asks for.
-pub struct NewProfile {
-    /// The name.
-    pub name: Text,
-    /// Contacts to attach in the same step.
-    pub contact_ids: Vec<Uuid>,
-    /// Move those contacts even if they belong to another profile.
-    pub move_contacts: bool,
-    /// Field values to set.
-    pub fields: Vec<FieldChange>,
-}
-
-/// Create a profile with its contacts and field values, all or nothing.
-pub async fn create(db: &Db, workspace_id: Uuid, new: NewProfile) -> Result<profiles::Model> {
-    let txn = db.begin_write().await?;
-    let now = crate::db::now();
-    let profile = profiles::ActiveModel {
+/// Insert a profile row at version 1, created and last changed `at`, inside the caller's
+/// transaction. A profile that starts with contacts is made by
+/// [`crate::membership::create_profile`], which calls this.
+pub async fn insert<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    name: Name,
+    at: DateTimeWithTimeZone,
+) -> Result<profiles::Model> {
+    Ok(profiles::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
-        search_name: Set(sql::fold(new.name.as_str())),
-        name: Set(new.name.into_inner()),
+        search_name: Set(search::profile_name(name.as_str())),
+        name: Set(name.into_inner()),
         version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
+        created_at: Set(at),
+        updated_at: Set(at),
     }
-    .insert(&txn)
-    .await?;
-    for contact_id in new.contact_ids {
-        let outcome = contact_store::attach_in(
-            &txn,
-            workspace_id,
-            profile.id,
-            contact_id,
-            new.move_contacts,
-        )
-        .await?;
-        if let Attached::Joined {
-            from: Some(from), ..
-        } = outcome
-        {
-            bump_version(&txn, workspace_id, from).await?;
-        }
-    }
-    field_store::apply(&txn, workspace_id, profile.id, &new.fields).await?;
-    let profile = find(&txn, workspace_id, profile.id).await?;
-    txn.commit().await?;
-    Ok(profile)
+    .insert(txn)
+    .await?)
 }
 
 /// Rename a profile. With `expected_version`, refuse with CONFLICT if the profile changed
@@ -210,38 +188,29 @@ pub async fn rename(
     db: &Db,
     workspace_id: Uuid,
     id: Uuid,
-    name: Text,
+    name: Name,
     expected_version: Option<i32>,
 ) -> Result<profiles::Model> {
     let txn = db.begin_write().await?;
     // One conditional UPDATE: the version check and the write can't be split by another
     // writer, so of two updates with the same expected version exactly one wins.
-    let mut update = profiles::Entity::update_many()
+    let mut update = change(workspace_id, id)
         .col_expr(
             profiles::Column::SearchName,
-            Expr::value(sql::fold(name.as_str())),
+            Expr::value(search::profile_name(name.as_str())),
         )
-        .col_expr(profiles::Column::Name, Expr::value(name.into_inner()))
-        .col_expr(
-            profiles::Column::Version,
-            Expr::col(profiles::Column::Version).add(1),
-        )
-        .col_expr(profiles::Column::UpdatedAt, Expr::value(crate::db::now()))
-        .filter(profiles::Column::Id.eq(id))
-        .filter(profiles::Column::WorkspaceId.eq(workspace_id));
+        .col_expr(profiles::Column::Name, Expr::value(name.into_inner()));
     if let Some(version) = expected_version {
         update = update.filter(profiles::Column::Version.eq(version));
     }
-    let updated = update.exec(&txn).await?;
-    if updated.rows_affected == 0 {
+    let Some(profile) = update.exec_with_returning(&txn).await?.into_iter().next() else {
         let current = find(&txn, workspace_id, id).await?;
-        return Err(Error::Conflict(format!(
+        return Err(StoreError::Conflict(format!(
             "the profile changed meanwhile: it is at version {}, not {}; reload it and try again",
             current.version,
             expected_version.unwrap_or(current.version)
         )));
-    }
-    let profile = find(&txn, workspace_id, id).await?;
+    };
     txn.commit().await?;
     Ok(profile)
 }
@@ -255,10 +224,10 @@ pub async fn set_fields(
 ) -> Result<profiles::Model> {
     let txn = db.begin_write().await?;
     find(&txn, workspace_id, id).await?;
-    field_store::apply(&txn, workspace_id, id, changes).await?;
+    fields::apply(&txn, workspace_id, id, changes).await?;
     let profile = bump_version(&txn, workspace_id, id)
         .await?
-        .ok_or(Error::NotFound("Profile"))?;
+        .ok_or(StoreError::NotFound("Profile"))?;
     txn.commit().await?;
     Ok(profile)
 }
@@ -272,7 +241,12 @@ pub async fn delete(db: &Db, workspace_id: Uuid, id: Uuid) -> Result<()> {
         .exec(&db.conn)
         .await?;
     if deleted.rows_affected == 0 {
-        return Err(Error::NotFound("Profile"));
+        return Err(StoreError::NotFound("Profile"));
     }
     Ok(())
 }
+
+crate::sql::by_ids!(
+    /// Profiles of the workspace by id (the missing ones left out).
+    profiles
+);

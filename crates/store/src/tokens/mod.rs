@@ -3,6 +3,14 @@
 //! The checksum lets us refuse typos and random guesses without touching the database, and
 //! lets secret scanners recognise a leaked token. Only the SHA-256 of the whole token and a
 //! short display prefix are stored.
+//!
+//! A token carries [`Scopes`]; the [`TokenCache`] spares the look-up for a few seconds.
+
+mod cache;
+mod scopes;
+
+pub use cache::TokenCache;
+pub use scopes::{Scope, Scopes};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -14,8 +22,8 @@ use uuid::Uuid;
 
 use entity::api_tokens;
 
-use super::{Scopes, Viewer};
-use crate::error::{Error, Result};
+use crate::Viewer;
+use crate::error::{Result, StoreError};
 
 const PREFIX: &str = "pgr_";
 const SECRET_LEN: usize = 32;
@@ -113,21 +121,21 @@ pub(crate) async fn authenticate_until<C: ConnectionTrait>(
     token: &str,
 ) -> Result<(Viewer, Option<DateTime<Utc>>)> {
     if !is_well_formed(token) {
-        return Err(Error::Unauthenticated);
+        return Err(StoreError::Unauthenticated);
     }
     let row = api_tokens::Entity::find()
         .filter(api_tokens::Column::TokenHash.eq(hash(token)))
         .one(db)
         .await?
-        .ok_or(Error::Unauthenticated)?;
+        .ok_or(StoreError::Unauthenticated)?;
     let now = Utc::now();
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|at| at <= now) {
-        return Err(Error::Unauthenticated);
+        return Err(StoreError::Unauthenticated);
     }
     let scopes = row
         .scopes
         .parse::<Scopes>()
-        .map_err(|_| Error::Unauthenticated)?;
+        .map_err(|_| StoreError::Unauthenticated)?;
     if row
         .last_used_at
         .is_none_or(|at| now.signed_duration_since(at) > LAST_USED_GRANULARITY)
@@ -179,10 +187,10 @@ pub async fn revoke<C: ConnectionTrait>(
         .filter(|t| t.display_prefix.starts_with(prefix) && !prefix.is_empty())
         .collect();
     let token = match matching.as_slice() {
-        [] => return Err(Error::NotFound("ApiToken")),
+        [] => return Err(StoreError::NotFound("ApiToken")),
         [one] => one.clone(),
         _ => {
-            return Err(Error::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "{} tokens start with `{prefix}`",
                 matching.len()
             )));

@@ -1,4 +1,5 @@
-//! SQL building blocks shared by the capabilities: keyset pages and top-N-per-parent.
+//! SQL building blocks shared by the capabilities: keyset pages, top-N-per-parent, counts
+//! per parent, and rows of joined tables.
 //!
 //! Both run unchanged on SQLite and PostgreSQL: window functions (`ROW_NUMBER() OVER
 //! (PARTITION BY …)`) exist in both, and keyset conditions are spelled out as
@@ -15,11 +16,30 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::pagination::{Direction, PageRequest};
+use crate::page::{Direction, PageRequest};
 
 /// The column alias that names a row's parent in a top-N query.
 pub const PARENT: &str = "parent";
 const ROW_NUMBER: &str = "rn";
+
+/// Narrow a newest-first list (by `key`, then `id`, both descending) to the rows after
+/// the page's cursor, for the nested lists a loader pages per parent.
+pub fn after_cursor_desc(
+    select: &mut SelectStatement,
+    key: SimpleExpr,
+    id: SimpleExpr,
+    page: &PageRequest,
+) {
+    if let Some(cursor) = &page.cursor {
+        select.and_where(past_cursor(
+            key,
+            id,
+            cursor.key.to_value(),
+            cursor.id,
+            false,
+        ));
+    }
+}
 
 /// `(key op value OR (key = value AND id op cursor_id)) AND key op= value`: rows strictly
 /// past a cursor in the order `key, id`, both ascending (`after_asc = true`) or both
@@ -52,14 +72,13 @@ pub fn past_cursor(
 }
 
 /// Apply a keyset page to `select`, ordered by `key` then `id` in `order` (the list's
-/// natural order). `key_value` is the cursor's sort key as a database value.
+/// natural order).
 pub fn keyset_page(
     select: &mut SelectStatement,
     key: SimpleExpr,
     id: SimpleExpr,
     order: Order,
     page: &PageRequest,
-    key_value: Option<sea_orm::Value>,
 ) {
     let ascending = matches!(order, Order::Asc);
     // Reading backwards walks the order in reverse, then the page is flipped back.
@@ -67,11 +86,11 @@ pub fn keyset_page(
         Direction::Forward => ascending,
         Direction::Backward => !ascending,
     };
-    if let (Some(cursor), Some(value)) = (&page.cursor, key_value) {
+    if let Some(cursor) = &page.cursor {
         select.and_where(past_cursor(
             key.clone(),
             id.clone(),
-            value,
+            cursor.key.to_value(),
             cursor.id,
             walk_asc,
         ));
@@ -223,27 +242,23 @@ pub fn count_star() -> (SimpleExpr, Alias) {
     (Expr::cust("COUNT(*)"), Alias::new("n"))
 }
 
-/// A case-insensitive "contains" pattern for LIKE, with `%`, `_` and `\` escaped.
-pub fn contains_pattern(needle: &str) -> String {
-    let mut escaped = String::with_capacity(needle.len() + 2);
-    escaped.push('%');
-    for c in fold(needle).chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
+/// Declare `by_ids(db, workspace_id, ids)` for an entity with `id` and `workspace_id`: its
+/// rows of the workspace with those ids, in one statement (the by-id loaders' batch).
+macro_rules! by_ids {
+    ($(#[$doc:meta])* $entity:ident) => {
+        $(#[$doc])*
+        pub async fn by_ids(
+            db: &$crate::Db,
+            workspace_id: ::uuid::Uuid,
+            ids: ::std::vec::Vec<::uuid::Uuid>,
+        ) -> $crate::Result<::std::vec::Vec<entity::$entity::Model>> {
+            use ::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            Ok(entity::$entity::Entity::find()
+                .filter(entity::$entity::Column::WorkspaceId.eq(workspace_id))
+                .filter(entity::$entity::Column::Id.is_in(ids))
+                .all(&db.conn)
+                .await?)
         }
-        escaped.push(c);
-    }
-    escaped.push('%');
-    escaped
+    };
 }
-
-/// Text as the search columns store it: Unicode lower case, so matching ignores case for
-/// every script (SQLite's own `LOWER()` only folds A–Z).
-pub fn fold(text: &str) -> String {
-    text.to_lowercase()
-}
-
-/// `expr LIKE pattern ESCAPE '\'`, for a folded column and a [`contains_pattern`].
-pub fn like(expr: SimpleExpr, pattern: &str) -> SimpleExpr {
-    expr.like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
-}
+pub(crate) use by_ids;

@@ -84,7 +84,7 @@ impl Wall {
                 );
                 deadline(DbBackend::Postgres, txn.execute_unprepared(&settings)).await?;
                 // BEGIN and the settings: two statements the metric callback doesn't see.
-                crate::exec::add_statements(2);
+                crate::stats::add_statements(2);
                 Ok::<_, DbErr>(txn)
             })
             .await;
@@ -229,7 +229,7 @@ impl Db {
                 Err(_) if turns >= 1_000 => {
                     // Whoever still holds it drops it later, which rolls it back: nothing
                     // is half-written, and the request says it failed.
-                    return Err(crate::Error::Database(DbErr::Custom(
+                    return Err(crate::StoreError::Database(DbErr::Custom(
                         "a request's transaction was still in use after the request ended".into(),
                     )));
                 }
@@ -247,16 +247,16 @@ impl Db {
         match failure {
             None => {
                 txn.commit().await?;
-                crate::exec::add_statements(1);
+                crate::stats::add_statements(1);
                 Ok(())
             }
             Some((unavailable, message)) => {
                 txn.rollback().await?;
                 let err = DbErr::Custom(message);
                 Err(if unavailable {
-                    crate::Error::Unavailable(err)
+                    crate::StoreError::Unavailable(err)
                 } else {
-                    crate::Error::Database(err)
+                    crate::StoreError::Database(err)
                 })
             }
         }
@@ -293,9 +293,4 @@ impl Db {
 pub fn now() -> sea_orm::prelude::DateTimeWithTimeZone {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6).into()
-}
-
-/// The request's database handle.
-pub fn get<'a>(ctx: &async_graphql::Context<'a>) -> &'a Db {
-    ctx.data_unchecked::<Db>()
 }

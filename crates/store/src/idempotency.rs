@@ -21,8 +21,8 @@ use uuid::Uuid;
 use entity::idempotency_keys as keys;
 
 use crate::Db;
-use crate::auth::Viewer;
-use crate::error::{Error, Result};
+use crate::Viewer;
+use crate::error::{Result, StoreError};
 
 /// How long a key is remembered.
 pub const RETENTION: chrono::Duration = chrono::Duration::hours(24);
@@ -36,7 +36,7 @@ const POLL: Duration = Duration::from_millis(50);
 pub fn parse_key(raw: &str) -> Result<String> {
     let key = raw.trim();
     if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::bad_input(
+        return Err(StoreError::bad_input(
             "Idempotency-Key",
             "an Idempotency-Key is 1 to 200 visible ASCII characters",
         ));
@@ -92,7 +92,7 @@ pub async fn claim(db: &Db, viewer: &Viewer, key: &str, hash: &str) -> Result<Cl
         }
         .insert(&db.conn)
         .await
-        .map_err(Error::from);
+        .map_err(StoreError::from);
         match inserted {
             Ok(row) => {
                 forget_old(db).await?;
@@ -116,7 +116,7 @@ pub async fn claim(db: &Db, viewer: &Viewer, key: &str, hash: &str) -> Result<Cl
             continue;
         }
         if row.request_hash != hash {
-            return Err(Error::Conflict(
+            return Err(StoreError::Conflict(
                 "this Idempotency-Key was already used for a different request".into(),
             ));
         }
@@ -127,7 +127,7 @@ pub async fn claim(db: &Db, viewer: &Viewer, key: &str, hash: &str) -> Result<Cl
             });
         }
         if started.elapsed() > WAIT {
-            return Err(Error::Conflict(
+            return Err(StoreError::Conflict(
                 "a request with this Idempotency-Key is still running; try again shortly".into(),
             ));
         }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-use super::Viewer;
-use super::tokens;
+use super as tokens;
+use crate::Viewer;
 use crate::error::Result;
 
 /// Tokens kept at most; past it the cache starts over (it refills in one TTL).

@@ -1,0 +1,197 @@
+//! Membership: which profile a contact belongs to. The only code that writes
+//! `contacts.profile_id` (attach, detach, move, and a new profile's first contacts), and
+//! the one place that raises profile versions for it: a contact that joins raises its
+//! new profile's version, one that leaves raises its old one's, a move does both.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use entity::{contacts as contact_rows, profiles as profile_rows};
+
+use crate::Db;
+use crate::contacts;
+use crate::error::{Result, StoreError};
+use crate::fields::{self, FieldChange};
+use crate::profiles;
+use crate::text::Name;
+
+/// What `createProfile` asks for.
+pub struct NewProfile {
+    /// The name.
+    pub name: Name,
+    /// Contacts to attach in the same step.
+    pub contact_ids: Vec<Uuid>,
+    /// Move those contacts even if they belong to another profile.
+    pub move_contacts: bool,
+    /// Field values to set.
+    pub fields: Vec<FieldChange>,
+}
+
+/// Create a profile with its contacts and field values, all or nothing. It starts at
+/// version 1; the profiles its contacts come from go up.
+pub async fn create_profile(
+    db: &Db,
+    workspace_id: Uuid,
+    new: NewProfile,
+) -> Result<profile_rows::Model> {
+    let txn = db.begin_write().await?;
+    let profile = profiles::insert(&txn, workspace_id, new.name, crate::db::now()).await?;
+    for contact_id in new.contact_ids {
+        join(
+            &txn,
+            workspace_id,
+            profile.id,
+            contact_id,
+            new.move_contacts,
+        )
+        .await?;
+    }
+    fields::apply(&txn, workspace_id, profile.id, &new.fields).await?;
+    txn.commit().await?;
+    Ok(profile)
+}
+
+/// Put a contact into a profile inside the caller's transaction (the demo's and the
+/// seed's way in): [`join`], and the profile's version goes up.
+pub async fn attach_in<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    contact_id: Uuid,
+) -> Result<()> {
+    if let Attached::Joined { .. } = join(txn, workspace_id, profile_id, contact_id, false).await? {
+        profiles::bump_version(txn, workspace_id, profile_id).await?;
+    }
+    Ok(())
+}
+
+/// What [`join`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// The contact was already in the profile; nothing changed.
+    AlreadyThere(contact_rows::Model),
+    /// The contact joined the profile, coming from `from` (a profile it was moved out of).
+    Joined {
+        /// The contact as it is now.
+        contact: contact_rows::Model,
+        /// The profile the contact left, if it had one.
+        from: Option<Uuid>,
+    },
+}
+
+/// Put `contact_id` into `profile_id`, inside the caller's transaction. A profile the
+/// contact leaves has its version raised here; the joined profile's version is the
+/// caller's (a new profile starts at 1 with its contacts, an existing one goes up once).
+///
+/// Already there: nothing changes. In another profile: CONFLICT unless `move_contact`.
+async fn join<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    contact_id: Uuid,
+    move_contact: bool,
+) -> Result<Attached> {
+    let contact = contacts::find(txn, workspace_id, contact_id).await?;
+    let previous = contact.profile_id;
+    match previous {
+        Some(current) if current == profile_id => return Ok(Attached::AlreadyThere(contact)),
+        Some(_) if !move_contact => {
+            return Err(StoreError::Conflict(
+                "this contact belongs to another profile; pass `move: true` to move it here".into(),
+            ));
+        }
+        _ => {}
+    }
+    // Only move the contact from where we saw it: if another request moved it in the
+    // meantime, refuse rather than silently overwrite that change.
+    let from = match previous {
+        Some(current) => contact_rows::Column::ProfileId.eq(current),
+        None => contact_rows::Column::ProfileId.is_null(),
+    };
+    // RETURNING hands back the contact as written: no second read.
+    let updated = contact_rows::Entity::update_many()
+        .col_expr(contact_rows::Column::ProfileId, Expr::value(profile_id))
+        .col_expr(
+            contact_rows::Column::UpdatedAt,
+            Expr::value(crate::db::now()),
+        )
+        .filter(contact_rows::Column::Id.eq(contact_id))
+        .filter(contact_rows::Column::WorkspaceId.eq(workspace_id))
+        .filter(from)
+        .exec_with_returning(txn)
+        .await?;
+    let Some(contact) = updated.into_iter().next() else {
+        return Err(StoreError::Conflict(
+            "the contact changed while this request ran; try again".into(),
+        ));
+    };
+    if let Some(from) = previous {
+        profiles::bump_version(txn, workspace_id, from).await?;
+    }
+    Ok(Attached::Joined {
+        contact,
+        from: previous,
+    })
+}
+
+/// `attachContact`: attach in one transaction; the profile and contact as they are now.
+/// Both profiles' versions go up when the contact moves; nothing changes when it was
+/// already there.
+pub async fn attach(
+    db: &Db,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    contact_id: Uuid,
+    move_contact: bool,
+) -> Result<(profile_rows::Model, contact_rows::Model)> {
+    let txn = db.begin_write().await?;
+    let profile = profiles::find(&txn, workspace_id, profile_id).await?;
+    let outcome = join(&txn, workspace_id, profile_id, contact_id, move_contact).await?;
+    let answer = match outcome {
+        Attached::AlreadyThere(contact) => (profile, contact),
+        Attached::Joined { contact, .. } => {
+            let profile = profiles::bump_version(&txn, workspace_id, profile_id)
+                .await?
+                .ok_or(StoreError::NotFound("Profile"))?;
+            (profile, contact)
+        }
+    };
+    txn.commit().await?;
+    Ok(answer)
+}
+
+/// `detachContact`: take a contact out of its profile; it keeps its contact moments.
+/// NOT_FOUND when the contact is not in that profile.
+pub async fn detach(
+    db: &Db,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    contact_id: Uuid,
+) -> Result<(profile_rows::Model, contact_rows::Model)> {
+    let txn = db.begin_write().await?;
+    profiles::find(&txn, workspace_id, profile_id).await?;
+    let updated = contact_rows::Entity::update_many()
+        .col_expr(
+            contact_rows::Column::ProfileId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            contact_rows::Column::UpdatedAt,
+            Expr::value(crate::db::now()),
+        )
+        .filter(contact_rows::Column::Id.eq(contact_id))
+        .filter(contact_rows::Column::WorkspaceId.eq(workspace_id))
+        .filter(contact_rows::Column::ProfileId.eq(profile_id))
+        .exec_with_returning(&txn)
+        .await?;
+    let Some(contact) = updated.into_iter().next() else {
+        return Err(StoreError::NotFound("Contact"));
+    };
+    let profile = profiles::bump_version(&txn, workspace_id, profile_id)
+        .await?
+        .ok_or(StoreError::NotFound("Profile"))?;
+    txn.commit().await?;
+    Ok((profile, contact))
+}

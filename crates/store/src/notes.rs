@@ -1,0 +1,189 @@
+//! Notes: free text agents keep on a profile, with author and times.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QueryResult,
+};
+use uuid::Uuid;
+
+use entity::{agents, notes, profiles};
+
+use crate::Db;
+use crate::Viewer;
+use crate::error::{Result, StoreError};
+use crate::page::PageRequest;
+use crate::sql::{self, PARENT};
+use crate::text::Body;
+
+/// Add a note to a profile, written by the viewer's agent. NOT_FOUND when the workspace
+/// has no such profile.
+///
+/// One statement, `INSERT … SELECT … FROM profiles WHERE id = ? AND workspace_id = ?
+/// RETURNING *`: the note is only written if the profile is in the viewer's workspace
+/// (the foreign key alone would accept another workspace's profile), without a separate
+/// look-up first.
+pub async fn create(
+    db: &Db,
+    viewer: &Viewer,
+    profile_id: Uuid,
+    body: Body,
+) -> Result<notes::Model> {
+    let now = crate::db::now();
+    let from_profile = Query::select()
+        .expr(Expr::val(Uuid::now_v7()))
+        .expr(Expr::col((profiles::Entity, profiles::Column::WorkspaceId)))
+        .expr(Expr::col((profiles::Entity, profiles::Column::Id)))
+        .expr(Expr::val(viewer.agent_id))
+        .expr(Expr::val(body.into_inner()))
+        .expr(Expr::val(now))
+        .expr(Expr::val(now))
+        .from(profiles::Entity)
+        .and_where(Expr::col((profiles::Entity, profiles::Column::Id)).eq(profile_id))
+        .and_where(
+            Expr::col((profiles::Entity, profiles::Column::WorkspaceId)).eq(viewer.workspace_id),
+        )
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(notes::Entity)
+        .columns([
+            notes::Column::Id,
+            notes::Column::WorkspaceId,
+            notes::Column::ProfileId,
+            notes::Column::AuthorId,
+            notes::Column::Body,
+            notes::Column::CreatedAt,
+            notes::Column::UpdatedAt,
+        ])
+        .select_from(from_profile)
+        .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+        .returning_all()
+        .to_owned();
+    let statement = db.conn.get_database_backend().build(&insert);
+    notes::Model::find_by_statement(statement)
+        .one(&db.conn)
+        .await?
+        .ok_or(StoreError::NotFound("Profile"))
+}
+
+async fn find(db: &Db, workspace_id: Uuid, id: Uuid) -> Result<notes::Model> {
+    notes::Entity::find_by_id(id)
+        .filter(notes::Column::WorkspaceId.eq(workspace_id))
+        .one(&db.conn)
+        .await?
+        .ok_or(StoreError::NotFound("Note"))
+}
+
+/// Replace a note's text; it keeps its author, and `updatedAt` moves.
+pub async fn update(db: &Db, workspace_id: Uuid, id: Uuid, body: Body) -> Result<notes::Model> {
+    let note = find(db, workspace_id, id).await?;
+    let mut active: notes::ActiveModel = note.into();
+    active.body = Set(body.into_inner());
+    active.updated_at = Set(crate::db::now());
+    Ok(active.update(&db.conn).await?)
+}
+
+/// Delete a note.
+pub async fn delete(db: &Db, workspace_id: Uuid, id: Uuid) -> Result<()> {
+    let deleted = notes::Entity::delete_many()
+        .filter(notes::Column::Id.eq(id))
+        .filter(notes::Column::WorkspaceId.eq(workspace_id))
+        .exec(&db.conn)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(StoreError::NotFound("Note"));
+    }
+    Ok(())
+}
+
+crate::sql::by_ids!(
+    /// Notes of the workspace by id (the missing ones left out).
+    notes
+);
+
+/// The prefix of the author's columns in a note's row.
+const AUTHOR: &str = "au_";
+
+/// A note and its author, read in the same statement: a page of notes shown with their
+/// authors (the profile page, the export) needs no second round for the agents.
+#[derive(Debug, Clone)]
+pub struct WithAuthor {
+    /// The note.
+    pub note: notes::Model,
+    /// Its author; `None` when written with a token that has no agent.
+    pub author: Option<agents::Model>,
+}
+
+impl FromQueryResult for WithAuthor {
+    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(WithAuthor {
+            note: notes::Model::from_query_result(res, pre)?,
+            author: sql::read_optional(res, AUTHOR)?,
+        })
+    }
+}
+
+/// The same page (newest first) of each of `profile_ids`' notes, with their authors, in
+/// one statement.
+pub async fn pages_of_profiles(
+    db: &Db,
+    workspace_id: Uuid,
+    page: &PageRequest,
+    profile_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Vec<WithAuthor>>> {
+    let mut inner = Query::select()
+        .column((notes::Entity, Asterisk))
+        .expr_as(Expr::col((notes::Entity, notes::Column::ProfileId)), PARENT)
+        .from(notes::Entity)
+        .left_join(
+            agents::Entity,
+            Expr::col((agents::Entity, agents::Column::Id))
+                .equals((notes::Entity, notes::Column::AuthorId))
+                .and(
+                    Expr::col((agents::Entity, agents::Column::WorkspaceId))
+                        .equals((notes::Entity, notes::Column::WorkspaceId)),
+                ),
+        )
+        .and_where(notes::Column::WorkspaceId.eq(workspace_id))
+        .and_where(notes::Column::ProfileId.is_in(profile_ids))
+        .to_owned();
+    sql::select_prefixed(&mut inner, agents::Entity, AUTHOR);
+    sql::after_cursor_desc(
+        &mut inner,
+        Expr::col((notes::Entity, notes::Column::CreatedAt)),
+        Expr::col((notes::Entity, notes::Column::Id)),
+        page,
+    );
+    Ok(sql::top_n_per_parent::<WithAuthor, _>(
+        &db.conn,
+        inner,
+        (notes::Entity, notes::Column::ProfileId),
+        vec![
+            (
+                Expr::col((notes::Entity, notes::Column::CreatedAt)),
+                Order::Desc,
+            ),
+            (Expr::col((notes::Entity, notes::Column::Id)), Order::Desc),
+        ],
+        page.fetch(),
+    )
+    .await?)
+}
+
+/// How many notes each of `profile_ids` has, in one statement.
+pub async fn counts_of_profiles(
+    db: &Db,
+    workspace_id: Uuid,
+    profile_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, u64>> {
+    Ok(sql::children_per_parent(
+        &db.conn,
+        notes::Entity,
+        (notes::Column::WorkspaceId, workspace_id),
+        notes::Column::ProfileId,
+        profile_ids,
+    )
+    .await?)
+}

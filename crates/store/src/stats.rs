@@ -1,0 +1,53 @@
+//! Counting the SQL statements a request runs.
+//!
+//! The count lives in a task-local that a request's execution is scoped in. Tasks that
+//! the request spawns (the loaders' batches) carry it along through [`current`] and
+//! [`scope`], and the database's metric callback adds one for every statement, whichever
+//! task runs it. Concurrent requests never mix their counts. The counts are a tested
+//! contract: a query shape runs a fixed number of statements.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sea_orm::DatabaseConnection;
+
+/// One request's statement counter.
+pub type Counter = Arc<AtomicU64>;
+
+tokio::task_local! {
+    static STATEMENTS: Counter;
+}
+
+/// Make `conn` report every statement it runs to the current request's counter, if any.
+pub fn count_statements(conn: &mut DatabaseConnection) {
+    conn.set_metric_callback(|_info| {
+        let _ = STATEMENTS.try_with(|count| count.fetch_add(1, Ordering::Relaxed));
+    });
+}
+
+/// Count `n` statements that ran without the metric callback seeing them (a
+/// transaction's `BEGIN` and `COMMIT`), towards the current request, if any.
+pub fn add_statements(n: u64) {
+    let _ = STATEMENTS.try_with(|count| count.fetch_add(n, Ordering::Relaxed));
+}
+
+/// Run `fut` with a fresh statement counter; returns its output and the count.
+pub async fn counted<F: Future>(fut: F) -> (F::Output, u64) {
+    let counter = Counter::default();
+    let output = STATEMENTS.scope(counter.clone(), fut).await;
+    (output, counter.load(Ordering::Relaxed))
+}
+
+/// The current request's counter, to hand to a task it spawns.
+pub fn current() -> Option<Counter> {
+    STATEMENTS.try_with(Arc::clone).ok()
+}
+
+/// Run `fut` counting towards `counter` (from [`current`] in the spawning task).
+pub async fn scope<F: Future>(counter: Option<Counter>, fut: F) -> F::Output {
+    match counter {
+        Some(counter) => STATEMENTS.scope(counter, fut).await,
+        None => fut.await,
+    }
+}
