@@ -1,8 +1,10 @@
 //! The HTTP surface: `/graphql` (POST to run, GET for GraphiQL) and the health checks.
 //!
-//! One module per job, each depending only on those listed before it, so that none of
-//! them needs to know the handlers:
+//! One module per job, each depending only on modules listed before it (and on the
+//! shared state and constants here), so the dependencies run one way and none of them
+//! needs to know the handlers:
 //!
+//! - `guard`, `rate_limit`: checks inside async-graphql's pipeline; `health`: probes;
 //! - `respond`: media types, the status for each error code, masking, shaping and
 //!   serialising a GraphQL response;
 //! - `error`: [`HttpError`], every refusal the HTTP layer makes;
@@ -10,8 +12,7 @@
 //! - `auth`: the bearer token and who it belongs to;
 //! - `idempotency`: claim, replay, complete and release an `Idempotency-Key`;
 //! - `body_limit`, `reply`: the layers that refuse oversized bodies and render refusals;
-//! - `graphql`: the handlers, which put the steps above in order;
-//! - `guard`, `rate_limit`: checks inside async-graphql's pipeline; `health`: probes.
+//! - `graphql`: the handlers, which put the steps above in order.
 
 mod auth;
 mod body_limit;

@@ -5,8 +5,8 @@
 //! every error message a client reads passes through [`public_message`], so that a status
 //! or a masking rule can't differ between the GraphQL errors of an executed request and
 //! the refusals the HTTP layer makes before or around execution ([`super::error`]).
-//! This module depends on no other module of `http` but the guard's record of the
-//! request, so that all of them can use it.
+//! Of the other modules of `http` this one uses only what `guard` and `rate_limit`
+//! record about a request, so that all the others can use it.
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
