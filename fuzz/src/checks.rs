@@ -2,28 +2,21 @@
 //! the request and the response, which libFuzzer records as a crash.
 
 use http::{HeaderMap, StatusCode, header};
+use profilegraph_schema::ErrorCode;
 use serde_json::Value;
 
 use crate::grammar::OpKind;
 use crate::input::{Accept, AuthClass, Method, Path};
 
-/// The `extensions.code` values clients may see (`profilegraph_schema::ErrorCode`, minus
-/// INTERNAL, which is checked separately and is always a violation). Codes added later can
-/// be allowed with `PROFILEGRAPH_FUZZ_EXTRA_CODES=A,B` until this list is updated.
-pub const KNOWN_CODES: &[&str] = &[
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "NOT_FOUND",
-    "BAD_USER_INPUT",
-    "CONFLICT",
-    "RATE_LIMITED",
-    "SERVICE_UNAVAILABLE",
-    // The HTTP layer: a request that isn't a GraphQL request at all (bad JSON, a batch,
-    // no query, a mutation over GET), and a document refused by parsing, validation or
-    // the operation limits.
-    "BAD_REQUEST",
-    "GRAPHQL_VALIDATION_FAILED",
-];
+/// Whether clients may see `code` as `extensions.code`: every code of
+/// [`ErrorCode::ALL`], the one list of wire codes, but INTERNAL, which is checked
+/// separately and is always a violation. Codes the server sends that aren't on that list
+/// yet can be allowed with `PROFILEGRAPH_FUZZ_EXTRA_CODES=A,B` ([`World::extra_codes`]).
+pub fn is_known_code(code: &str) -> bool {
+    ErrorCode::ALL
+        .iter()
+        .any(|known| *known != ErrorCode::Internal && known.as_str() == code)
+}
 
 /// Words that must never reach a client unless the client sent them itself: database and
 /// driver text, paths, panics.
@@ -194,8 +187,8 @@ pub fn check(ex: &Exchange<'_>, world: &World<'_>) -> (Vec<String>, Option<Value
 
 /// The GraphQL-over-HTTP rules: 415 for a POST that is not JSON, no mutation over GET
 /// (405 with `Allow: POST`), 406 when `Accept` allows no JSON form, the response in the
-/// form asked for, no `data` in a 4xx, and 429 with `Retry-After` and RATE_LIMITED over
-/// the rate limit.
+/// form asked for, no `data` in a 4xx, the status of a refused document per media type,
+/// and 429 with `Retry-After` and RATE_LIMITED over the rate limit.
 fn check_http_rules(
     ex: &Exchange<'_>,
     responses: &[&Value],
@@ -246,8 +239,9 @@ fn check_http_rules(
             Accept::GraphqlResponse | Accept::Weighted => Some("application/graphql-response+json"),
             _ => None,
         };
-        // Known: GET without a readable `query` parameter answers 400 as
-        // application/json whatever `Accept` says.
+        // GET without a readable `query` parameter used to answer 400 as
+        // application/json whatever `Accept` said; `AVOID=get-accept` still skips this
+        // check for such answers.
         let known = ex.method == Method::Get
             && status == StatusCode::BAD_REQUEST
             && crate::grammar::avoiding("get-accept");
@@ -261,13 +255,32 @@ fn check_http_rules(
             ));
         }
     }
-    // Parse and validation failures (the limits included) are 400 without `data`. Other
-    // request errors raised when execution starts (an unknown `operationName`, variables
-    // that don't coerce) still come back as 200 with `"data": null`, which the spec allows
-    // for `application/json` and only recommends against otherwise: not checked here.
+    // A document refused before it ran (parse and validation failures, the limits,
+    // variables that don't coerce, an `operationName` that names nothing) has no `data`,
+    // and its status is 400 in application/graphql-response+json and 200 in legacy
+    // application/json (the specification's advice for each). A replayed idempotent
+    // response keeps the status it was stored with, whatever this request accepts.
+    let replayed = ex.headers.contains_key("idempotent-replayed");
     for response in responses {
         if status.is_client_error() && response.get("data").is_some() {
             bad.push(format!("a {status} carries `data`"));
+        }
+        let refused = response["errors"][0]["extensions"]["code"]
+            == ErrorCode::GraphqlValidationFailed.as_str();
+        if refused && !replayed {
+            if response.get("data").is_some() {
+                bad.push("a refused document carries `data`".into());
+            }
+            let wanted = if response_type.starts_with("application/graphql-response+json") {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            if json_type && status != wanted {
+                bad.push(format!(
+                    "a refused document got {status} as {response_type:?}, not {wanted}"
+                ));
+            }
         }
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
@@ -280,7 +293,7 @@ fn check_http_rules(
                 .is_some_and(|errors| {
                     errors
                         .iter()
-                        .any(|e| e["extensions"]["code"] == "RATE_LIMITED")
+                        .any(|e| e["extensions"]["code"] == ErrorCode::RateLimited.as_str())
                 })
         });
         if !limited {
@@ -330,10 +343,11 @@ fn check_shape(response: &Value, world: &World<'_>, sent_lower: &str, bad: &mut 
         };
         if let Some(code) = ext.get("code") {
             match code.as_str() {
-                Some("INTERNAL") => bad.push(format!("INTERNAL error: {error}")),
+                Some(code) if code == ErrorCode::Internal.as_str() => {
+                    bad.push(format!("INTERNAL error: {error}"));
+                }
                 Some(code)
-                    if KNOWN_CODES.contains(&code)
-                        || world.extra_codes.iter().any(|c| c == code) => {}
+                    if is_known_code(code) || world.extra_codes.iter().any(|c| c == code) => {}
                 Some(code) => bad.push(format!("unknown error code {code:?}")),
                 None => bad.push(format!("a code that is not a string: {code}")),
             }

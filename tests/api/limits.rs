@@ -37,9 +37,21 @@ async fn send(
 async fn refused(app: &TestApp, query: &str, needle: &str) {
     // Warm the token up so its once-a-minute `last_used_at` write doesn't count.
     send(app, &app.demo_token, "{ viewer { scopes } }").await;
+    // Legacy application/json: 200, the body says it.
     let (status, body, statements, _) = send(app, &app.demo_token, query).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{needle}: {body}");
+    assert_eq!(status, StatusCode::OK, "{needle}: {body}");
     assert!(body.get("data").is_none(), "{needle}: {body}");
+    // application/graphql-response+json: the status says it too.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&app.demo_token)
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{needle}");
     let error = &body["errors"][0];
     assert_eq!(
         error["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
@@ -51,6 +63,17 @@ async fn refused(app: &TestApp, query: &str, needle: &str) {
         "expected `{needle}` in {message:?}"
     );
     assert_eq!(statements, 1, "{needle}: only the token look-up ran");
+}
+
+/// A document refused before it ran, answered in legacy application/json: 200, errors
+/// and no data.
+fn assert_refused(status: StatusCode, body: &Value) {
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
 }
 
 fn nested(depth: usize) -> String {
@@ -115,18 +138,18 @@ both_backends!(
         }
         query.push_str("fragment F2000 on Query { viewer { scopes } }\n");
         let (status, body, _, _) = send(&app, &app.demo_token, &query).await;
-        assert!(status.is_client_error(), "{status}: {body}");
+        assert_refused(status, &body);
         // Deeply nested input lists and objects in the query text.
         let deep_list = format!(
             "{{ nodes(ids: {}\"x\"{}) {{ id }} }}",
             "[".repeat(5_000),
             "]".repeat(5_000)
         );
-        let (status, _, _, _) = send(&app, &app.demo_token, &deep_list).await;
-        assert!(status.is_client_error(), "{status}");
+        let (status, body, _, _) = send(&app, &app.demo_token, &deep_list).await;
+        assert_refused(status, &body);
         let deep_selection = format!("{{ {} }}", "viewer { ".repeat(5_000));
-        let (status, _, _, _) = send(&app, &app.demo_token, &deep_selection).await;
-        assert!(status.is_client_error(), "{status}");
+        let (status, body, _, _) = send(&app, &app.demo_token, &deep_selection).await;
+        assert_refused(status, &body);
         // Still serving.
         let (status, _, _, _) = send(&app, &app.demo_token, "{ viewer { scopes } }").await;
         assert_eq!(status, StatusCode::OK);
@@ -288,7 +311,12 @@ async fn production(backend: Backend) {
             json!({}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A refused document, in legacy application/json: 200 and the errors.
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["errors"][0]["message"], "the query is not valid",
+        "{body}"
+    );
     let text = body.to_string();
     assert!(
         !text.contains("Did you mean") && !text.contains("profiles"),

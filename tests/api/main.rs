@@ -8,6 +8,7 @@
 
 mod helpers;
 mod http;
+mod http_audit;
 mod idempotency;
 mod limits;
 mod proxy;

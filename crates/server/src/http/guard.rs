@@ -11,7 +11,7 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
 use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
-use profilegraph_schema::RequestCtx;
+use profilegraph_schema::{ErrorCode, RequestCtx};
 
 use super::rate_limit::{Quota, RateLimiter};
 
@@ -137,7 +137,7 @@ impl Extension for Guard {
                 error
                     .extensions
                     .get_or_insert_with(Default::default)
-                    .set("code", "RATE_LIMITED");
+                    .set("code", ErrorCode::RateLimited.as_str());
                 return Err(vec![error]);
             }
         }

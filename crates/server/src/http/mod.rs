@@ -1,9 +1,32 @@
 //! The HTTP surface: `/graphql` (POST to run, GET for GraphiQL) and the health checks.
+//!
+//! One module per job, each depending only on modules listed before it (and on the
+//! shared state and constants here), so the dependencies run one way and none of them
+//! needs to know the handlers:
+//!
+//! - `guard`, `rate_limit`: checks inside async-graphql's pipeline; `health`: probes;
+//! - `respond`: media types, the status for each error code, masking, shaping and
+//!   serialising a GraphQL response;
+//! - `error`: [`HttpError`], every refusal the HTTP layer makes;
+//! - `extract`: negotiation and reading GET/POST into a GraphQL request;
+//! - `auth`: the bearer token and who it belongs to;
+//! - `idempotency`: claim, replay, complete and release an `Idempotency-Key`;
+//! - `body_limit`, `reply`: the layers that refuse oversized bodies and render refusals;
+//! - `graphql`: the handlers, which put the steps above in order.
 
+mod auth;
+mod body_limit;
+pub mod error;
+mod extract;
 mod graphql;
 pub mod guard;
 mod health;
+mod idempotency;
 pub mod rate_limit;
+mod reply;
+mod respond;
+
+pub use error::HttpError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +34,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use profilegraph_schema::AppSchema;
 use profilegraph_store::Db;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -64,47 +87,39 @@ async fn time_limit(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
     match tokio::time::timeout(REQUEST_TIME_LIMIT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!("request cut off after {REQUEST_TIME_LIMIT:?}");
-            let body = serde_json::json!({
-                "errors": [{
-                    "message": format!("the request took longer than {} s", REQUEST_TIME_LIMIT.as_secs()),
-                    "extensions": { "code": "SERVICE_UNAVAILABLE", "requestId": request_id },
-                }]
-            });
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(body),
-            )
-                .into_response()
+            HttpError::TimedOut.into_response()
         }
     }
 }
 
 /// The whole router, with request ids, tracing, a request timeout and panic isolation.
 pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .with_state(state)
         // Bodies over the limit are refused with 413 before anything parses them: by their
-        // Content-Length up front, or as soon as a streamed body passes the limit.
+        // Content-Length up front, or as soon as a streamed body passes the limit (see
+        // `body_limit` for how the client still gets to read the 413).
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn(body_limit::limit))
         // Layers run bottom-up for requests: the id is set first, so the trace span and
         // every log line inside it carry it, and it is echoed back on the response.
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::custom(|_| {
+            HttpError::from(profilegraph_schema::Error::Panicked).into_response()
+        }))
         .layer(axum::middleware::from_fn(time_limit))
+        // Every refusal from the layers above and the handlers gets its request's context.
+        .layer(axum::middleware::from_fn_with_state(
+            settings,
+            reply::render,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
