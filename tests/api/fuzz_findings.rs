@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::TestApp;
 use crate::support::mutate;
 
 /// No error of `body` is INTERNAL.
@@ -54,18 +54,7 @@ async fn field_after_the_largest_position(app: TestApp) {
     assert_no_internal(&body);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn field_after_the_largest_position_sqlite() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always available");
-    field_after_the_largest_position(app).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn field_after_the_largest_position_postgres() {
-    match spawn_app(Backend::Postgres).await {
-        Some(app) => field_after_the_largest_position(app).await,
-        None => println!("skipped: set TEST_DATABASE_URL to run it on PostgreSQL"),
-    }
-}
+crate::both_backends!(
+    field_after_the_largest_position_on_both,
+    field_after_the_largest_position
+);

@@ -356,6 +356,15 @@ where
 #[macro_export]
 macro_rules! both_backends {
     ($(#[$meta:meta])* $name:ident, $scenario:expr) => {
+        $crate::both_backends!(
+            $(#[$meta])* $name,
+            spawn = $crate::helpers::spawn_app,
+            $scenario
+        );
+    };
+    // With an app of the scenario's own making (`spawn(backend) -> Option<TestApp>`), for
+    // a test that needs the server set up differently.
+    ($(#[$meta:meta])* $name:ident, spawn = $spawn:path, $scenario:expr) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
@@ -363,7 +372,7 @@ macro_rules! both_backends {
 
             #[tokio::test(flavor = "multi_thread")]
             async fn sqlite() {
-                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite)
+                let app = $spawn($crate::helpers::Backend::Sqlite)
                     .await
                     .expect("SQLite is always available");
                 $crate::helpers::run_scenario(app, $scenario).await;
@@ -371,7 +380,7 @@ macro_rules! both_backends {
 
             #[tokio::test(flavor = "multi_thread")]
             async fn postgres() {
-                match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                match $spawn($crate::helpers::Backend::Postgres).await {
                     Some(app) => $crate::helpers::run_scenario(app, $scenario).await,
                     None => println!(
                         "skipped {}: set TEST_DATABASE_URL to run it on PostgreSQL",

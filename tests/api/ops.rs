@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, FixedOffset};
 use entity::{contact_moments, profiles};
-use profilegraph_schema::ids::{self, NodeKind};
+use profilegraph_schema::ids::NodeKind;
 use reqwest::StatusCode;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
@@ -44,21 +44,7 @@ query ProfilePage($id: ID!) {
   }
 }"#;
 
-/// The global id of a row.
-pub fn gid(kind: NodeKind, id: Uuid) -> String {
-    ids::encode(kind, id).0
-}
-
-/// The row id behind a global id of `kind`.
-pub fn uuid_of(kind: NodeKind, global_id: &Value) -> Uuid {
-    let text = global_id
-        .as_str()
-        .unwrap_or_else(|| panic!("a global id is a string: {global_id}"));
-    match ids::decode(text) {
-        Some((found, uuid)) if found == kind => uuid,
-        other => panic!("{text} is not a {kind:?} id: {other:?}"),
-    }
-}
+pub use crate::support::{gid, uuid_as};
 
 /// An RFC 3339 instant read from a response.
 pub fn instant(value: &Value) -> DateTime<FixedOffset> {
@@ -469,8 +455,8 @@ pub async fn insert_moments(app: &TestApp, rows: &[MomentRow<'_>]) -> Vec<String
         .map(|row| contact_moments::ActiveModel {
             id: Set(Uuid::now_v7()),
             workspace_id: Set(workspace_id),
-            contact_id: Set(uuid_of(NodeKind::Contact, row.contact)),
-            channel_id: Set(uuid_of(NodeKind::Channel, row.channel)),
+            contact_id: Set(uuid_as(NodeKind::Contact, row.contact)),
+            channel_id: Set(uuid_as(NodeKind::Channel, row.channel)),
             subject: Set(row.subject.clone()),
             status: Set(row.status.to_owned()),
             created_at: Set(row.last_message_at),

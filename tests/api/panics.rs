@@ -96,20 +96,8 @@ async fn scenario(app: TestApp) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_resolver_panic_fails_only_its_request_sqlite() {
-    scenario(
-        spawn(Backend::Sqlite)
-            .await
-            .expect("SQLite is always available"),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_resolver_panic_fails_only_its_request_postgres() {
-    match spawn(Backend::Postgres).await {
-        Some(app) => scenario(app).await,
-        None => println!("skipped: set TEST_DATABASE_URL to run it on PostgreSQL"),
-    }
-}
+crate::both_backends!(
+    a_resolver_panic_fails_only_its_request,
+    spawn = spawn,
+    scenario
+);

@@ -35,6 +35,17 @@ pub fn uuid_of(id: &str) -> Uuid {
         .1
 }
 
+/// The row id behind a global id of `kind`, given as a JSON string.
+pub fn uuid_as(kind: NodeKind, global_id: &Value) -> Uuid {
+    let text = global_id
+        .as_str()
+        .unwrap_or_else(|| panic!("a global id is a string: {global_id}"));
+    match ids::decode(text) {
+        Some((found, uuid)) if found == kind => uuid,
+        other => panic!("{text} is not a {kind:?} id: {other:?}"),
+    }
+}
+
 /// A well-formed global id of `kind` that names no row.
 pub fn random_id(kind: NodeKind) -> String {
     gid(kind, Uuid::now_v7())
