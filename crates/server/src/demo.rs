@@ -7,15 +7,16 @@ use chrono::Duration;
 use profilegraph_store::Db;
 use profilegraph_store::tokens::{self, Scopes};
 
+use profilegraph_store::channels::ChannelType;
+use profilegraph_store::contacts::{self, identifier::Identifier};
+use profilegraph_store::membership;
+use profilegraph_store::text::Name;
 use profilegraph_store::workspaces;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
-use entity::{
-    agents, channels, contact_moments, contacts, custom_fields, notes, profile_field_values,
-    profiles,
-};
+use entity::{agents, channels, contact_moments, custom_fields, notes, profile_field_values};
 
 use crate::error::Result;
 
@@ -58,22 +59,14 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     let whatsapp = channel(&txn, ws, "WHATSAPP", "Support WhatsApp", at(43_200)).await?;
     let email = channel(&txn, ws, "EMAIL", "Support e-mail", at(43_200)).await?;
 
-    let peter = profiles::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        workspace_id: Set(ws),
-        name: Set("Peter B.".into()),
-        search_name: Set("peter b.".into()),
-        version: Set(1),
-        created_at: Set(at(2_000)),
-        updated_at: Set(at(2_000)),
-    }
-    .insert(&txn)
-    .await?;
+    let peter =
+        profilegraph_store::profiles::insert(&txn, ws, Name::parse("Peter B.", "name")?, at(2_000))
+            .await?;
 
     let peter_fb = contact(
         &txn,
         ws,
-        messenger,
+        (messenger, ChannelType::FacebookMessenger),
         "fb:4820193384710",
         "Peter B.",
         Some(peter.id),
@@ -83,7 +76,7 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     let peter_wa = contact(
         &txn,
         ws,
-        whatsapp,
+        (whatsapp, ChannelType::Whatsapp),
         "+31612345678",
         "Peter",
         Some(peter.id),
@@ -93,7 +86,7 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     let maria = contact(
         &txn,
         ws,
-        email,
+        (email, ChannelType::Email),
         "maria.k@example.com",
         "Maria K.",
         None,
@@ -241,28 +234,17 @@ async fn channel(
 async fn contact(
     txn: &DatabaseTransaction,
     ws: Uuid,
-    channel_id: Uuid,
+    (channel_id, channel_type): (Uuid, ChannelType),
     identifier: &str,
     display_name: &str,
     profile_id: Option<Uuid>,
     at: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<Uuid> {
-    let row = contacts::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        workspace_id: Set(ws),
-        channel_id: Set(channel_id),
-        identifier: Set(identifier.into()),
-        display_name: Set(display_name.into()),
-        search_text: Set(profilegraph_store::search::contact_text(
-            identifier,
-            display_name,
-        )),
-        profile_id: Set(profile_id),
-        created_at: Set(at),
-        updated_at: Set(at),
+    let identifier = Identifier::parse(identifier, channel_type, "identifier")?;
+    let row = contacts::insert(txn, ws, channel_id, &identifier, display_name, at).await?;
+    if let Some(profile_id) = profile_id {
+        membership::join_new_profile(txn, ws, profile_id, row.id).await?;
     }
-    .insert(txn)
-    .await?;
     Ok(row.id)
 }
 

@@ -53,17 +53,15 @@ pub async fn create_profile(
     Ok(profile)
 }
 
-/// Put a contact into a profile inside the caller's transaction (the demo's and the
-/// seed's way in): [`join`], and the profile's version goes up.
-pub async fn attach_in<C: ConnectionTrait>(
+/// Put a contact without a profile into a profile made in the same transaction, as
+/// [`create_profile`] does (the demo's way in): the new profile stays at version 1.
+pub async fn join_new_profile<C: ConnectionTrait>(
     txn: &C,
     workspace_id: Uuid,
     profile_id: Uuid,
     contact_id: Uuid,
 ) -> Result<()> {
-    if let Attached::Joined { .. } = join(txn, workspace_id, profile_id, contact_id, false).await? {
-        profiles::bump_version(txn, workspace_id, profile_id).await?;
-    }
+    join(txn, workspace_id, profile_id, contact_id, false).await?;
     Ok(())
 }
 

@@ -131,25 +131,19 @@ pub async fn create(
     if let Some(existing) = by_identity(&db.conn, workspace_id, channel_id, &identifier).await? {
         return Ok((existing, false));
     }
-    let now = crate::db::now();
     // In a transaction of its own (a savepoint inside a request's transaction on
     // PostgreSQL): when the insert loses a race, only it is undone, and the look-up
     // below still runs.
     let txn = db.begin_write().await?;
-    let inserted = contacts::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        workspace_id: Set(workspace_id),
-        channel_id: Set(channel_id),
-        identifier: Set(identifier.as_str().to_owned()),
-        search_text: Set(search::contact_text(identifier.as_str(), &display_name)),
-        display_name: Set(display_name),
-        profile_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(StoreError::from);
+    let inserted = insert(
+        &txn,
+        workspace_id,
+        channel_id,
+        &identifier,
+        &display_name,
+        crate::db::now(),
+    )
+    .await;
     match inserted {
         Ok(contact) => {
             txn.commit().await?;
@@ -166,6 +160,31 @@ pub async fn create(
         }
         Err(err) => Err(err),
     }
+}
+
+/// Insert a contact with no profile, first seen `at`, inside the caller's transaction
+/// (which profile it joins is [`crate::membership`]'s business).
+pub async fn insert<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    channel_id: Uuid,
+    identifier: &Identifier,
+    display_name: &str,
+    at: sea_orm::prelude::DateTimeWithTimeZone,
+) -> Result<contacts::Model> {
+    Ok(contacts::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace_id),
+        channel_id: Set(channel_id),
+        identifier: Set(identifier.as_str().to_owned()),
+        search_text: Set(search::contact_text(identifier.as_str(), display_name)),
+        display_name: Set(display_name.to_owned()),
+        profile_id: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(txn)
+    .await?)
 }
 
 async fn by_identity<C: ConnectionTrait>(
