@@ -64,6 +64,8 @@ enum Check {
     /// `cargo test …`, `cargo fmt …`, `cargo clippy …`, `bash .ci/run`: what CI runs
     /// (`.ci/run` has them); this test is one of the tests they run.
     Ci,
+    /// `cargo test -p profilegraph --test readme`: this test is that test target.
+    ThisTest,
     /// `UPDATE_SCHEMA=1 cargo test --test api schema`: the `api` test binary has a
     /// `schema` test that reads `UPDATE_SCHEMA`.
     UpdateSchema,
@@ -99,6 +101,7 @@ const COMMANDS: &[(&str, Check)] = &[
         Check::Ci,
     ),
     ("bash .ci/run", Check::Ci),
+    ("cargo test -p profilegraph --test readme", Check::ThisTest),
     (
         "UPDATE_SCHEMA=1 cargo test --test api schema",
         Check::UpdateSchema,
@@ -178,7 +181,7 @@ fn collapse_spaces(line: &str) -> String {
 
 /// Every command of the README outside `console` blocks: each line of a `sh` block
 /// (continued lines joined, `# comments` dropped) and each inline code span that runs
-/// cargo or a script.
+/// cargo or a script, unless it leaves out a part (`cargo test …`).
 fn readme_commands(readme: &str) -> BTreeSet<String> {
     let mut commands = BTreeSet::new();
     for block in blocks(readme, "sh") {
@@ -219,7 +222,11 @@ fn readme_commands(readme: &str) -> BTreeSet<String> {
                 .split_whitespace()
                 .skip_while(|word| word.contains('=') && !word.starts_with('-'))
                 .collect();
-            if matches!(words.first(), Some(&"cargo") | Some(&"bash")) && words.len() > 1 {
+            let runnable = !span.contains('…');
+            if runnable
+                && matches!(words.first(), Some(&"cargo") | Some(&"bash"))
+                && words.len() > 1
+            {
                 commands.insert(collapse_spaces(span));
             }
         }
@@ -254,6 +261,7 @@ fn every_readme_command_is_known_and_checked() {
             Check::DefaultBinary => default_binary(),
             Check::Bench => bench(),
             Check::Ci => ci(),
+            Check::ThisTest => this_test(),
             Check::UpdateSchema => update_schema(),
             Check::Fuzz => fuzz(),
             Check::Entities => {}
@@ -616,6 +624,21 @@ fn ci() {
     ] {
         assert!(ci.contains(command), ".ci/run has {command}");
     }
+}
+
+fn this_test() {
+    let metadata = metadata();
+    let (package, _) = package(&metadata, "profilegraph");
+    let readme = package["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == json!(["test"]) && t["name"] == "readme")
+        .expect("the package profilegraph has the test target readme");
+    assert!(
+        Path::new(readme["src_path"].as_str().unwrap()).ends_with("tests/readme.rs"),
+        "{readme}"
+    );
 }
 
 fn update_schema() {
