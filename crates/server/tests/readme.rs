@@ -9,6 +9,9 @@
 //!   "The README is tested"). A command added to the README, or changed there, fails this
 //!   test until it is in that list; an entry the README no longer has fails it too.
 //!
+//! trycmd runs a copy of the README, so `TRYCMD=overwrite` changes nothing here: fix the
+//! README by hand.
+//!
 //! `cargo run --release` runs the same `profilegraph` binary as this test, built in release
 //! mode: the test uses the debug build that `cargo test` has just made instead of building
 //! it again.
