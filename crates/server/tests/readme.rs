@@ -55,9 +55,9 @@ enum Check {
     ServePostgres,
     /// `cargo run -- schema > schema.graphql`: prints exactly the checked-in file.
     Schema,
-    /// `cargo run --release -- [OPTIONS] [COMMAND]`: cargo's default binary in this
-    /// workspace is `profilegraph`, the binary the console examples and the checks above
-    /// run.
+    /// `cargo run --release -- [OPTIONS] [COMMAND]`, `cargo build --release`: the default
+    /// members' one binary is `profilegraph`, the binary the console examples and the
+    /// checks above run.
     DefaultBinary,
     /// The benchmark's commands: cargo knows the packages, `cargo run -p
     /// profilegraph-bench` picks the benchmark's binary (`default-run`), and the
@@ -93,6 +93,7 @@ const COMMANDS: &[(&str, Check)] = &[
         Check::DefaultBinary,
     ),
     ("cargo run --release --", Check::DefaultBinary),
+    ("cargo build --release", Check::DefaultBinary),
     ("cargo run -- schema > schema.graphql", Check::Schema),
     ("cargo test --workspace", Check::Ci),
     (
