@@ -73,13 +73,16 @@ pub struct Options {
     #[arg(long, default_value_t = 10)]
     pub db_max_connections: u32,
 
-    /// Where the results go as JSON (the folder is created).
-    #[arg(long, default_value = "bench/results.json")]
-    pub out: PathBuf,
+    /// Where the results go as JSON (the folder is created). Default bench/results.json,
+    /// the published results; with --quick a new folder in the temporary directory, so a
+    /// smoke test never replaces them.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 
-    /// Where the SVG chart of throughput and latency goes.
-    #[arg(long, default_value = "bench/chart.svg")]
-    pub chart: PathBuf,
+    /// Where the SVG chart of throughput and latency goes. Default bench/chart.svg; with
+    /// --quick beside the results in the temporary directory.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
 
     /// Don't run `ANALYZE` after seeding. By default the benchmark analyses the freshly
     /// bulk-loaded tables, so the query planners see the data as they would on a database
@@ -93,6 +96,23 @@ pub struct Options {
     /// the run, e.g. to look at the data or rerun queries by hand.
     #[arg(long)]
     pub keep: bool,
+}
+
+impl Options {
+    /// Where the results and the chart go: `--out` and `--chart` if given; else the
+    /// published files in `bench/`, or for a `--quick` run a folder of its own in the
+    /// temporary directory (its numbers are no results to publish).
+    pub fn outputs(&self) -> (PathBuf, PathBuf) {
+        let dir = if self.quick {
+            std::env::temp_dir().join(format!("profilegraph-bench-quick-{}", std::process::id()))
+        } else {
+            PathBuf::from("bench")
+        };
+        (
+            self.out.clone().unwrap_or_else(|| dir.join("results.json")),
+            self.chart.clone().unwrap_or_else(|| dir.join("chart.svg")),
+        )
+    }
 }
 
 /// A database the server runs on.

@@ -95,14 +95,11 @@ async fn run(options: Options) -> Result<()> {
     for line in report::verdicts(&report) {
         println!("{line}");
     }
-    write(&options.out, &serde_json::to_string_pretty(&report)?)?;
-    write(&options.chart, &report::chart(&report))?;
+    let (out, chart) = options.outputs();
+    write(&out, &serde_json::to_string_pretty(&report)?)?;
+    write(&chart, &report::chart(&report))?;
     println!();
-    println!(
-        "results: {}, chart: {}",
-        options.out.display(),
-        options.chart.display()
-    );
+    println!("results: {}, chart: {}", out.display(), chart.display());
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! The benchmark end to end in `--quick` mode on SQLite: a fresh database, the seed, the
 //! server as a separate process, every shape through the server and the ceiling, the
-//! table, the JSON and the chart. Short runs (1 s after 0.5 s of warm-up) keep it well
+//! table, the JSON and the chart, written to the temporary directory and not over the
+//! published results in `bench/`. Short runs (1 s after 0.5 s of warm-up) keep it well
 //! under a minute even with debug builds; it checks that everything ran, not how fast.
+//! Also the benchmark's `--help` and its errors for a bad command line.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,13 +18,32 @@ fn server_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_profilegraph-bench-server")))
 }
 
+/// The published results in `bench/` of the source tree.
+const PUBLISHED: &[&str] = &[
+    "results.json",
+    "chart.svg",
+    "table-m.md",
+    "results-l.json",
+    "chart-l.svg",
+    "table-l.md",
+];
+
 #[test]
-fn quick_mode_runs_every_shape_on_sqlite() {
-    let out = std::env::temp_dir().join(format!("profilegraph-bench-test-{}", std::process::id()));
-    std::fs::create_dir_all(&out).unwrap();
-    let results = out.join("results.json");
-    let chart = out.join("chart.svg");
+fn quick_mode_runs_every_shape_on_sqlite_and_leaves_the_published_results_alone() {
+    // The benchmark runs where a reader runs it: in a tree with the published results in
+    // bench/ (copies of this repository's, in a folder of the test's own).
+    let tree = std::env::temp_dir().join(format!("profilegraph-bench-test-{}", std::process::id()));
+    let published = tree.join("bench");
+    std::fs::create_dir_all(&published).unwrap();
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench");
+    let mut before = Vec::new();
+    for name in PUBLISHED {
+        let contents = std::fs::read(source.join(name)).unwrap();
+        std::fs::write(published.join(name), &contents).unwrap();
+        before.push(contents);
+    }
     let started = std::time::Instant::now();
+    // `--quick` as the README shows it, shortened further: SQLite only, 1 s runs.
     let output = Command::new(env!("CARGO_BIN_EXE_profilegraph-bench"))
         .args([
             "--quick",
@@ -35,10 +56,7 @@ fn quick_mode_runs_every_shape_on_sqlite() {
         ])
         .arg("--server-bin")
         .arg(server_bin())
-        .arg("--out")
-        .arg(&results)
-        .arg("--chart")
-        .arg(&chart)
+        .current_dir(&tree)
         // Started by cargo, the benchmark would build the release server; it has one.
         .env_remove("CARGO")
         .output()
@@ -63,6 +81,31 @@ fn quick_mode_runs_every_shape_on_sqlite() {
             "no {shape} row in:\n{stdout}"
         );
     }
+
+    // The smoke test's numbers went to a folder of their own, named on the last line.
+    let last = stdout.lines().last().unwrap_or_default();
+    let (results, chart) = last
+        .strip_prefix("results: ")
+        .and_then(|rest| rest.split_once(", chart: "))
+        .map(|(results, chart)| (PathBuf::from(results), PathBuf::from(chart)))
+        .unwrap_or_else(|| panic!("the last line names the output files: {last:?}"));
+    assert!(
+        results.starts_with(std::env::temp_dir()) && !results.starts_with(&tree),
+        "a quick run writes to the temporary directory, not to bench/: {}",
+        results.display()
+    );
+    assert_eq!(results.parent(), chart.parent(), "side by side");
+    for (name, contents) in PUBLISHED.iter().zip(&before) {
+        assert!(
+            std::fs::read(published.join(name)).unwrap() == *contents,
+            "bench/{name} was changed by a quick run"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&published).unwrap().count(),
+        PUBLISHED.len(),
+        "nothing new in bench/"
+    );
 
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     let backends = report["backends"].as_array().unwrap();
@@ -97,5 +140,63 @@ fn quick_mode_runs_every_shape_on_sqlite() {
 
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(results.parent().unwrap()).unwrap();
+    std::fs::remove_dir_all(&tree).unwrap();
+}
+
+#[test]
+fn help_names_every_option() {
+    let output = Command::new(env!("CARGO_BIN_EXE_profilegraph-bench"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for option in [
+        "--backends",
+        "--size",
+        "--clients",
+        "--duration",
+        "--warmup",
+        "--runs",
+        "--quick",
+        "--shapes",
+        "--no-ceiling",
+        "--server-bin",
+        "--postgres-url",
+        "--out",
+        "--chart",
+        "--keep",
+    ] {
+        assert!(help.contains(option), "{option} in:\n{help}");
+    }
+}
+
+/// A bad command line: one plain `error:` line on stderr, nothing on stdout, a failure.
+#[test]
+fn a_bad_command_line_is_one_error_line() {
+    for args in [
+        &["--clients", "0"][..],
+        &["--backends", "mysql"],
+        &["--runs", "x"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_profilegraph-bench"))
+            .args(args)
+            .env_remove("CARGO")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(!output.status.success(), "{args:?} failed");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+        assert_eq!(
+            stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{args:?}: one error line in {stderr:?}"
+        );
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr:?}");
+        assert!(
+            !stderr.contains('\x1b'),
+            "{args:?}: no escape codes in {stderr:?}"
+        );
+    }
 }

@@ -104,7 +104,8 @@ pub async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = %err, "profilegraph failed");
+            // One plain line for the person or script that ran the command; not a log
+            // event as well, which would say the same thing a second time.
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }

@@ -354,6 +354,68 @@ fn a_bad_database_url_is_refused() {
     );
 }
 
+/// A failed command says why in one plain `error:` line on stderr (no log line with a
+/// timestamp and colour codes as well) and exits non-zero; stdout stays empty.
+#[test]
+fn an_error_is_one_plain_line_on_stderr() {
+    let db = TempDb::new();
+    // (arguments, what the line says, whether the command line itself was wrong: then
+    // clap adds its hint where to find help under the one error line)
+    let cases: &[(&[&str], &str, bool)] = &[
+        (
+            &["--listen", "nope", "migrate"],
+            "error: invalid value 'nope' for '--listen <LISTEN>'",
+            true,
+        ),
+        (&["token", "list"], "error: the following required", true),
+        (
+            &[
+                "--database-url",
+                &db.url(),
+                "token",
+                "list",
+                "--workspace",
+                "nope",
+            ],
+            "error: no workspace with slug `nope`",
+            false,
+        ),
+        (
+            &[
+                "--database-url",
+                "postgres://postgres@127.0.0.1:1/unreachable",
+                "--db-acquire-timeout-secs",
+                "1",
+                "migrate",
+            ],
+            "error: database: ",
+            false,
+        ),
+    ];
+    for &(args, line, usage) in cases {
+        let output = run(None, args);
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{args:?} fails");
+        assert!(stdout(&output).is_empty(), "{args:?}: nothing on stdout");
+        assert!(err.starts_with(line), "{args:?}: {err:?}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{args:?}: one error line in {err:?}"
+        );
+        assert!(
+            !err.contains('\x1b'),
+            "{args:?}: no escape codes in {err:?}"
+        );
+        if usage {
+            assert_eq!(output.status.code(), Some(2), "{args:?}");
+        } else {
+            assert_eq!(err.lines().count(), 1, "{args:?}: only that line: {err:?}");
+            assert_eq!(output.status.code(), Some(1), "{args:?}");
+        }
+    }
+}
+
 #[test]
 fn schema_prints_the_sdl() {
     let out = run_ok(None, &["schema"]);
