@@ -491,26 +491,49 @@ fn serve_sqlite() {
     );
 }
 
+/// SQL on the PostgreSQL server of `admin`, the URL of `TEST_DATABASE_URL`.
+fn execute_on(admin: &str, sql: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sea_orm::ConnectionTrait;
+        let conn = sea_orm::Database::connect(admin).await.unwrap();
+        conn.execute_unprepared(sql).await.unwrap();
+        conn.close().await.unwrap();
+    });
+}
+
+/// A new database on the server of `TEST_DATABASE_URL`, dropped afterwards.
+struct PgDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        execute_on(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
 fn serve_postgres() {
     let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
         println!("TEST_DATABASE_URL is not set: the PostgreSQL commands are not run");
         return;
     };
-    let name = format!("pgtest_readme_{}", Uuid::now_v7().simple());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let execute = |sql: String| {
-        runtime.block_on(async {
-            use sea_orm::ConnectionTrait;
-            let conn = sea_orm::Database::connect(admin.as_str()).await.unwrap();
-            conn.execute_unprepared(&sql).await.unwrap();
-            conn.close().await.unwrap();
-        });
+    let database = PgDatabase {
+        name: format!("pgtest_readme_{}", Uuid::now_v7().simple()),
+        admin,
     };
     // "The database must exist (`createdb profilegraph`)"
-    execute(format!("CREATE DATABASE {name}"));
-    let url = match admin.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("TEST_DATABASE_URL names a database: {admin}"),
+    execute_on(
+        &database.admin,
+        &format!("CREATE DATABASE {}", database.name),
+    );
+    let url = match database.admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{}", database.name),
+        None => panic!("TEST_DATABASE_URL names a database: {}", database.admin),
     };
     let dir = TempDir::new();
     let output = profilegraph(&dir.0)
@@ -527,7 +550,6 @@ fn serve_postgres() {
     let mut command = profilegraph(&dir.0);
     command.env("DATABASE_URL", &url);
     check_serving(serve(command));
-    execute(format!("DROP DATABASE {name} WITH (FORCE)"));
 }
 
 fn schema() {
