@@ -167,7 +167,7 @@ impl Size {
     }
 }
 
-/// A query shape of issue 4 (see `profilegraph::shapes`).
+/// A query shape of the benchmark (see `profilegraph::shapes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Shape {

@@ -1,4 +1,4 @@
-//! profilegraph-bench: the benchmark of issue 4. See `profilegraph-bench --help` and the
+//! profilegraph-bench: the benchmark. See `profilegraph-bench --help` and the
 //! README's "Performance" section.
 //!
 //! For each backend it makes a fresh database, seeds it with `profilegraph seed`, starts
