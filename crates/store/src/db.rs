@@ -1,4 +1,4 @@
-//! The database handle the schema works with: the pool, or one request's walled
+//! The database handle every store function takes: the pool, or one request's walled
 //! transaction; and how write transactions begin.
 
 use std::future::Future;

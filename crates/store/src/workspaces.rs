@@ -1,4 +1,4 @@
-//! Database reads behind the `viewer` query.
+//! Workspaces: the companies using the inbox; creating one, finding one, and the viewer's own.
 
 use sea_orm::EntityTrait;
 
