@@ -78,6 +78,9 @@ enum Check {
     /// Regenerating the entities needs `createdb` and `sea-orm-cli` and rewrites
     /// `crates/entity/src`: not run here.
     Entities,
+    /// `cargo tree -p profilegraph-store`: runs, and lists no async-graphql, as the README
+    /// says.
+    StoreTree,
 }
 
 /// Every command the README gives outside its `console` examples, with how it is
@@ -130,6 +133,7 @@ const COMMANDS: &[(&str, Check)] = &[
         Check::Fuzz,
     ),
     ("cargo install sea-orm-cli@2.0.4", Check::Entities),
+    ("cargo tree -p profilegraph-store", Check::StoreTree),
     (
         "createdb -h 127.0.0.1 -U postgres pg_entities",
         Check::Entities,
@@ -270,6 +274,7 @@ fn every_readme_command_is_known_and_checked() {
             Check::UpdateSchema => update_schema(),
             Check::Fuzz => fuzz(),
             Check::Entities => {}
+            Check::StoreTree => store_tree(),
         }
     }
 }
@@ -561,6 +566,20 @@ fn schema() {
         String::from_utf8(output.stdout).unwrap() == checked_in,
         "`profilegraph schema` prints schema.graphql as checked in"
     );
+}
+
+/// The store's dependency tree has no GraphQL in it.
+fn store_tree() {
+    let output = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+        .args(["tree", "-p", "profilegraph-store", "--offline"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "cargo tree: {output:?}");
+    let tree = String::from_utf8_lossy(&output.stdout);
+    assert!(tree.contains("profilegraph-store"), "{tree}");
+    assert!(tree.contains("sea-orm"), "{tree}");
+    assert!(!tree.contains("async-graphql"), "{tree}");
 }
 
 /// `cargo metadata` of the workspace, without its dependencies (no build, no network).
