@@ -7,12 +7,13 @@ use chrono::Duration;
 use profilegraph_store::Db;
 use profilegraph_store::tokens::{self, Scopes};
 
+use profilegraph_store::bulk;
 use profilegraph_store::channels::ChannelType;
 use profilegraph_store::contacts::{self, identifier::Identifier};
 use profilegraph_store::membership;
 use profilegraph_store::text::Name;
 use profilegraph_store::workspaces;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -38,15 +39,15 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
         now - Duration::minutes(minutes_ago)
     };
 
+    let agent_id = Uuid::now_v7();
     let agent = agents::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(agent_id),
         workspace_id: Set(ws),
         name: Set("Anna de Vries".into()),
         email: Set("anna@demo.example".into()),
         created_at: Set(at(60 * 24 * 30)),
-    }
-    .insert(&txn)
-    .await?;
+    };
+    bulk::insert_rows(&txn, vec![agent]).await?;
 
     let messenger = channel(
         &txn,
@@ -172,37 +173,36 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     .await?;
     let vip = field(&txn, ws, "vip", "VIP", "BOOLEAN", json!([]), 2).await?;
     field(&txn, ws, "birthday", "Birthday", "DATE", json!([]), 3).await?;
+    let mut values = Vec::new();
     for (field_id, value) in [
         (customer_number, json!("C-10042")),
         (plan, json!("Pro")),
         (vip, json!(true)),
     ] {
-        profile_field_values::ActiveModel {
+        values.push(profile_field_values::ActiveModel {
             id: Set(Uuid::now_v7()),
             workspace_id: Set(ws),
             profile_id: Set(peter.id),
             field_id: Set(field_id),
             value: Set(value),
             updated_at: Set(at(1_900)),
-        }
-        .insert(&txn)
-        .await?;
+        });
     }
+    bulk::insert_rows(&txn, values).await?;
 
-    notes::ActiveModel {
+    let note = notes::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(ws),
         profile_id: Set(peter.id),
-        author_id: Set(Some(agent.id)),
+        author_id: Set(Some(agent_id)),
         body: Set("Prefers WhatsApp. Order #1042 arrived damaged; a replacement was sent.".into()),
         created_at: Set(at(350)),
         updated_at: Set(at(350)),
-    }
-    .insert(&txn)
-    .await?;
+    };
+    bulk::insert_rows(&txn, vec![note]).await?;
 
     let scopes: Scopes = "read,write,admin".parse().map_err(crate::Error::Usage)?;
-    let token = tokens::create(&txn, ws, Some(agent.id), "demo", &scopes, None).await?;
+    let token = tokens::create(&txn, ws, Some(agent_id), "demo", &scopes, None).await?;
     txn.commit().await?;
     Ok(Seeded {
         slug: workspace.slug,
@@ -217,17 +217,17 @@ async fn channel(
     name: &str,
     at: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<Uuid> {
+    let id = Uuid::now_v7();
     let row = channels::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         workspace_id: Set(ws),
         channel_type: Set(channel_type.into()),
         name: Set(name.into()),
         created_at: Set(at),
         updated_at: Set(at),
-    }
-    .insert(txn)
-    .await?;
-    Ok(row.id)
+    };
+    bulk::insert_rows(txn, vec![row]).await?;
+    Ok(id)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -259,7 +259,7 @@ async fn moment(
     at: chrono::DateTime<chrono::FixedOffset>,
     closed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 ) -> Result<()> {
-    contact_moments::ActiveModel {
+    let row = contact_moments::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(ws),
         contact_id: Set(contact_id),
@@ -269,9 +269,8 @@ async fn moment(
         created_at: Set(at),
         closed_at: Set(closed_at),
         last_message_at: Set(closed_at.unwrap_or(at)),
-    }
-    .insert(txn)
-    .await?;
+    };
+    bulk::insert_rows(txn, vec![row]).await?;
     Ok(())
 }
 
@@ -285,8 +284,9 @@ async fn field(
     position: i32,
 ) -> Result<Uuid> {
     let now = profilegraph_store::now();
+    let id = Uuid::now_v7();
     let row = custom_fields::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         workspace_id: Set(ws),
         key: Set(key.into()),
         label: Set(label.into()),
@@ -298,8 +298,7 @@ async fn field(
         archived: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(txn)
-    .await?;
-    Ok(row.id)
+    };
+    bulk::insert_rows(txn, vec![row]).await?;
+    Ok(id)
 }

@@ -8,19 +8,17 @@
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use profilegraph_store::Db;
+use profilegraph_store::bulk::{self, ProfileRow};
+use profilegraph_store::membership::{self, ContactRow};
 use profilegraph_store::tokens::{self, Scopes};
-
 use profilegraph_store::workspaces;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::ActiveValue::Set;
 use serde_json::json;
 use uuid::Uuid;
 
-use entity::{
-    agents, channels, contact_moments, contacts, custom_fields, notes, profile_field_values,
-    profiles,
-};
+use entity::{agents, channels, contact_moments, custom_fields, notes, profile_field_values};
 
 use crate::error::Result;
 
@@ -172,32 +170,34 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
     let workspace = workspaces::create_workspace(&txn, name).await?;
     let ws = workspace.id;
     let mut agent_ids = Vec::new();
+    let mut agents = Vec::new();
     for i in 0..10 {
-        let agent = agents::ActiveModel {
-            id: Set(id(&mut rng, base)),
+        let agent_id = id(&mut rng, base);
+        agents.push(agents::ActiveModel {
+            id: Set(agent_id),
             workspace_id: Set(ws),
             name: Set(format!("Agent {}", i + 1)),
             email: Set(format!("agent{}@{}.example", i + 1, workspace.slug)),
             created_at: Set(base),
-        }
-        .insert(&txn)
-        .await?;
-        agent_ids.push(agent.id);
+        });
+        agent_ids.push(agent_id);
     }
+    bulk::insert_rows(&txn, agents).await?;
     let mut channel_ids = Vec::new();
+    let mut channels = Vec::new();
     for (channel_type, channel_name) in CHANNELS {
-        let channel = channels::ActiveModel {
-            id: Set(id(&mut rng, base)),
+        let channel_id = id(&mut rng, base);
+        channels.push(channels::ActiveModel {
+            id: Set(channel_id),
             workspace_id: Set(ws),
             channel_type: Set(channel_type.into()),
             name: Set(channel_name.into()),
             created_at: Set(base),
             updated_at: Set(base),
-        }
-        .insert(&txn)
-        .await?;
-        channel_ids.push((channel.id, channel_type));
+        });
+        channel_ids.push((channel_id, channel_type));
     }
+    bulk::insert_rows(&txn, channels).await?;
     let field_defs = [
         ("customer_number", "Customer number", "TEXT", json!([])),
         (
@@ -217,9 +217,11 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
         ),
     ];
     let mut fields = Vec::new();
+    let mut field_rows = Vec::new();
     for (position, (key, label, field_type, options)) in field_defs.iter().enumerate() {
-        let field = custom_fields::ActiveModel {
-            id: Set(id(&mut rng, base)),
+        let field_id = id(&mut rng, base);
+        field_rows.push(custom_fields::ActiveModel {
+            id: Set(field_id),
             workspace_id: Set(ws),
             key: Set((*key).into()),
             label: Set((*label).into()),
@@ -231,11 +233,10 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
             archived: Set(false),
             created_at: Set(base),
             updated_at: Set(base),
-        }
-        .insert(&txn)
-        .await?;
-        fields.push((field.id, *field_type));
+        });
+        fields.push((field_id, *field_type));
     }
+    bulk::insert_rows(&txn, field_rows).await?;
     let scopes: Scopes = "read,write,admin".parse().map_err(crate::Error::Usage)?;
     let token = tokens::create(&txn, ws, agent_ids.first().copied(), "seed", &scopes, None).await?;
     txn.commit().await?;
@@ -268,20 +269,17 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
             LAST[rng.random_range(0..LAST.len())],
             i + 1
         );
-        rows.push(profiles::ActiveModel {
-            id: Set(pid),
-            workspace_id: Set(ws),
-            search_name: Set(profilegraph_store::search::profile_name(&name)),
-            name: Set(name),
-            version: Set(1),
-            created_at: Set(at),
-            updated_at: Set(at + minutes(rng.random_range(0..10_000))),
+        rows.push(ProfileRow {
+            id: pid,
+            name,
+            created_at: at,
+            updated_at: at + minutes(rng.random_range(0..10_000)),
         });
         if rows.len() == BATCH {
-            flush::<profiles::Entity, _>(db, &mut rows, &bar).await?;
+            flush(&mut rows, &bar, |rows| bulk::load_profiles(db, ws, rows)).await?;
         }
     }
-    flush::<profiles::Entity, _>(db, &mut rows, &bar).await?;
+    flush(&mut rows, &bar, |rows| bulk::load_profiles(db, ws, rows)).await?;
 
     // Contacts: dealt round-robin to the profiles; every 20th has no profile yet.
     bar.set_message("contacts");
@@ -304,25 +302,25 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
             "WHATSAPP" | "SMS" => format!("+316{:08}", i),
             other => format!("{}:{}", other.to_ascii_lowercase(), 1_000_000 + i),
         };
-        rows.push(contacts::ActiveModel {
-            id: Set(cid),
-            workspace_id: Set(ws),
-            channel_id: Set(channel_id),
-            search_text: Set(profilegraph_store::search::contact_text(
-                &identifier,
-                &display_name,
-            )),
-            identifier: Set(identifier),
-            display_name: Set(display_name),
-            profile_id: Set(profile_id),
-            created_at: Set(at),
-            updated_at: Set(at),
+        rows.push(ContactRow {
+            id: cid,
+            channel_id,
+            identifier,
+            display_name,
+            profile_id,
+            at,
         });
         if rows.len() == BATCH {
-            flush::<contacts::Entity, _>(db, &mut rows, &bar).await?;
+            flush(&mut rows, &bar, |rows| {
+                membership::load_contacts(db, ws, rows)
+            })
+            .await?;
         }
     }
-    flush::<contacts::Entity, _>(db, &mut rows, &bar).await?;
+    flush(&mut rows, &bar, |rows| {
+        membership::load_contacts(db, ws, rows)
+    })
+    .await?;
 
     // Contact moments: spread over the contacts with a stride that is prime to the count,
     // so every contact gets its share without clustering.
@@ -348,10 +346,10 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
             last_message_at: Set(last),
         });
         if rows.len() == BATCH {
-            flush::<contact_moments::Entity, _>(db, &mut rows, &bar).await?;
+            flush(&mut rows, &bar, |rows| bulk::load_rows(db, rows)).await?;
         }
     }
-    flush::<contact_moments::Entity, _>(db, &mut rows, &bar).await?;
+    flush(&mut rows, &bar, |rows| bulk::load_rows(db, rows)).await?;
 
     bar.set_message("notes");
     let mut rows = Vec::with_capacity(BATCH);
@@ -374,10 +372,10 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
             updated_at: Set(at),
         });
         if rows.len() == BATCH {
-            flush::<notes::Entity, _>(db, &mut rows, &bar).await?;
+            flush(&mut rows, &bar, |rows| bulk::load_rows(db, rows)).await?;
         }
     }
-    flush::<notes::Entity, _>(db, &mut rows, &bar).await?;
+    flush(&mut rows, &bar, |rows| bulk::load_rows(db, rows)).await?;
 
     // Field values: profile p gets fields p, p+1, … so no (profile, field) pair repeats
     // while there are fewer values per profile than fields.
@@ -415,10 +413,10 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
             updated_at: Set(base),
         });
         if rows.len() == BATCH {
-            flush::<profile_field_values::Entity, _>(db, &mut rows, &bar).await?;
+            flush(&mut rows, &bar, |rows| bulk::load_rows(db, rows)).await?;
         }
     }
-    flush::<profile_field_values::Entity, _>(db, &mut rows, &bar).await?;
+    flush(&mut rows, &bar, |rows| bulk::load_rows(db, rows)).await?;
     bar.finish_with_message("done");
 
     Ok(Seeded {
@@ -428,21 +426,17 @@ pub async fn generate(db: &Db, name: &str, size: Size, progress: bool) -> Result
     })
 }
 
-/// Insert and clear a batch of rows in one transaction.
-async fn flush<E, A>(db: &Db, rows: &mut Vec<A>, bar: &ProgressBar) -> Result<()>
+/// Hand a batch of rows to the store's bulk path and clear it.
+async fn flush<R, F, Fut>(rows: &mut Vec<R>, bar: &ProgressBar, load: F) -> Result<()>
 where
-    E: EntityTrait,
-    A: sea_orm::ActiveModelTrait<Entity = E> + Send,
+    F: FnOnce(Vec<R>) -> Fut,
+    Fut: std::future::Future<Output = profilegraph_store::Result<()>>,
 {
     if rows.is_empty() {
         return Ok(());
     }
     let n = rows.len() as u64;
-    let txn = db.begin_write().await?;
-    E::insert_many(std::mem::take(rows))
-        .exec_without_returning(&txn)
-        .await?;
-    txn.commit().await?;
+    load(std::mem::take(rows)).await?;
     bar.inc(n);
     Ok(())
 }

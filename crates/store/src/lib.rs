@@ -10,6 +10,7 @@
 //! [`page`]) and a [`Db`] handle, and returns rows or a [`StoreError`].
 
 pub mod agents;
+pub mod bulk;
 pub mod channels;
 pub mod contacts;
 pub mod db;

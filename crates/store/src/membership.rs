@@ -53,6 +53,48 @@ pub async fn create_profile(
     Ok(profile)
 }
 
+/// A contact to load (see [`load_contacts`]), with the profile it belongs to, if any.
+#[derive(Debug, Clone)]
+pub struct ContactRow {
+    /// The id.
+    pub id: Uuid,
+    /// Its channel.
+    pub channel_id: Uuid,
+    /// The identifier, already in its stored form.
+    pub identifier: String,
+    /// The display name.
+    pub display_name: String,
+    /// Its profile.
+    pub profile_id: Option<Uuid>,
+    /// When it was first seen.
+    pub at: sea_orm::prelude::DateTimeWithTimeZone,
+}
+
+/// Load contacts of `workspace_id` in one transaction, each in its profile from the
+/// start: bulk data whose profiles were loaded at version 1 with their contacts, like
+/// [`create_profile`]'s, so no version changes.
+pub async fn load_contacts(db: &Db, workspace_id: Uuid, rows: Vec<ContactRow>) -> Result<()> {
+    use sea_orm::ActiveValue::Set;
+    let rows: Vec<contact_rows::ActiveModel> = rows
+        .into_iter()
+        .map(|row| contact_rows::ActiveModel {
+            id: Set(row.id),
+            workspace_id: Set(workspace_id),
+            channel_id: Set(row.channel_id),
+            search_text: Set(crate::search::contact_text(
+                &row.identifier,
+                &row.display_name,
+            )),
+            identifier: Set(row.identifier),
+            display_name: Set(row.display_name),
+            profile_id: Set(row.profile_id),
+            created_at: Set(row.at),
+            updated_at: Set(row.at),
+        })
+        .collect();
+    crate::bulk::load_rows(db, rows).await
+}
+
 /// Put a contact without a profile into a profile made in the same transaction, as
 /// [`create_profile`] does (the demo's way in): the new profile stays at version 1.
 pub async fn join_new_profile<C: ConnectionTrait>(

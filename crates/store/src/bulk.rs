@@ -1,0 +1,75 @@
+//! Loading many rows at once: multi-row INSERTs of a batch in one transaction, for data
+//! made elsewhere with its own ids and times (the seed). Columns derived from others are
+//! filled here as everywhere else (search text by [`crate::search`]); a contact's profile
+//! is [`crate::membership::load_contacts`]'s business.
+
+use sea_orm::prelude::DateTimeWithTimeZone;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use uuid::Uuid;
+
+use entity::profiles;
+
+use crate::Db;
+use crate::error::Result;
+use crate::search;
+
+/// A profile to load: its id, name and times; it starts at version 1.
+#[derive(Debug, Clone)]
+pub struct ProfileRow {
+    /// The id.
+    pub id: Uuid,
+    /// The name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTimeWithTimeZone,
+    /// When it last changed.
+    pub updated_at: DateTimeWithTimeZone,
+}
+
+/// Load profiles of `workspace_id` in one transaction.
+pub async fn load_profiles(db: &Db, workspace_id: Uuid, rows: Vec<ProfileRow>) -> Result<()> {
+    let rows = rows
+        .into_iter()
+        .map(|row| profiles::ActiveModel {
+            id: Set(row.id),
+            workspace_id: Set(workspace_id),
+            search_name: Set(search::profile_name(&row.name)),
+            name: Set(row.name),
+            version: Set(1),
+            created_at: Set(row.created_at),
+            updated_at: Set(row.updated_at),
+        })
+        .collect();
+    load_rows(db, rows).await
+}
+
+/// Load rows that have no derived columns and no rule beyond their foreign keys
+/// (agents, channels, custom fields, contact moments, notes, field values) in one
+/// transaction.
+pub async fn load_rows<A>(db: &Db, rows: Vec<A>) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let txn = db.begin_write().await?;
+    insert_rows(&txn, rows).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// [`load_rows`] inside the caller's transaction.
+pub async fn insert_rows<A, C>(txn: &C, rows: Vec<A>) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    <A::Entity as EntityTrait>::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
