@@ -11,6 +11,7 @@ mod m20261121_000002_profiles;
 mod m20261122_000003_search;
 mod m20261122_000004_idempotency;
 pub mod m20261122_000005_row_security;
+mod m20261202_000006_profile_events;
 mod util;
 
 /// Every migration, in order.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_search::Migration),
             Box::new(m20261122_000004_idempotency::Migration),
             Box::new(m20261122_000005_row_security::Migration),
+            Box::new(m20261202_000006_profile_events::Migration),
         ]
     }
 }

@@ -297,6 +297,11 @@ fn probes(a: &Demo, b: &Other) -> Vec<Probe> {
             &b.channel,
             "query($id: ID) { contactMoments(first: 100, channelId: $id) { totalCount nodes { id } } }",
         ),
+        (
+            "Query.events(profileId)",
+            &b.profile,
+            "query($id: ID) { events(first: 100, profileId: $id) { totalCount nodes { id kind } } }",
+        ),
     ] {
         probes.push(query(path, id, doc, |id| json!({ "id": id })));
     }

@@ -17,6 +17,7 @@ mod support;
 mod auth;
 mod batching;
 mod docs;
+mod events;
 mod faults;
 mod fields;
 mod foundation;

@@ -10,6 +10,8 @@ pub mod contacts;
 pub mod custom_fields;
 pub mod idempotency_keys;
 pub mod notes;
+pub mod profile_event_seqs;
+pub mod profile_events;
 pub mod profile_field_values;
 pub mod profiles;
 pub mod workspaces;

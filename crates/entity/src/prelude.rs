@@ -8,6 +8,8 @@ pub use super::contacts::Entity as Contacts;
 pub use super::custom_fields::Entity as CustomFields;
 pub use super::idempotency_keys::Entity as IdempotencyKeys;
 pub use super::notes::Entity as Notes;
+pub use super::profile_event_seqs::Entity as ProfileEventSeqs;
+pub use super::profile_events::Entity as ProfileEvents;
 pub use super::profile_field_values::Entity as ProfileFieldValues;
 pub use super::profiles::Entity as Profiles;
 pub use super::workspaces::Entity as Workspaces;

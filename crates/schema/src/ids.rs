@@ -21,10 +21,11 @@ pub enum NodeKind {
     CustomField,
     Note,
     ContactMoment,
+    ProfileEvent,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 8] = [
+    const ALL: [NodeKind; 9] = [
         NodeKind::Workspace,
         NodeKind::Agent,
         NodeKind::Channel,
@@ -33,6 +34,7 @@ impl NodeKind {
         NodeKind::CustomField,
         NodeKind::Note,
         NodeKind::ContactMoment,
+        NodeKind::ProfileEvent,
     ];
 
     /// The GraphQL type name, which is also the tag inside the id.
@@ -46,6 +48,7 @@ impl NodeKind {
             NodeKind::CustomField => "CustomField",
             NodeKind::Note => "Note",
             NodeKind::ContactMoment => "ContactMoment",
+            NodeKind::ProfileEvent => "ProfileEvent",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod channels;
 pub mod contacts;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod fields;
 pub mod ids;
@@ -24,7 +25,7 @@ pub mod scalars;
 pub mod workspace;
 
 use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema, SchemaBuilder};
-use profilegraph_store::{Db, Viewer};
+use profilegraph_store::{Actor, Db, Viewer};
 
 pub use context::RequestCtx;
 pub use error::{Error, ErrorCode, Result};
@@ -40,6 +41,7 @@ pub struct QueryRoot(
     channels::ChannelQuery,
     moments::MomentQuery,
     fields::FieldQuery,
+    events::EventQuery,
 );
 
 /// Every mutation, merged from the capabilities. Each takes one `input` and returns a
@@ -86,16 +88,25 @@ pub fn sdl() -> String {
 /// (see [`Db::walled`]): every resolver and loader sees only the viewer's workspace,
 /// even a statement that forgot to filter by it.
 ///
+/// The changes it makes are recorded in the event log as made by the viewer's agent and
+/// token, in the request `request_id`.
+///
 /// Must run inside a `LocalSet` (a worker of the server's pinned pool): the loaders spawn
 /// their batches onto the current thread and wait for no time window (see [`exec`]).
 pub async fn execute_pinned(
     schema: &AppSchema,
     db: &Db,
     viewer: Viewer,
+    request_id: Option<String>,
     request: Request,
 ) -> (Response, u64) {
     exec::counted_pinned(async {
-        let db = db.walled(viewer.workspace_id);
+        let actor = Actor {
+            agent_id: viewer.agent_id,
+            token_id: Some(viewer.token_id),
+            request_id,
+        };
+        let db = db.walled(viewer.workspace_id).acting_as(actor);
         let response = schema
             .execute(request.data(RequestCtx::new(viewer, db.clone())))
             .await;

@@ -8,6 +8,8 @@ use crate::channels::loaders::ChannelId;
 use crate::contacts::Contact;
 use crate::contacts::loaders::ContactId;
 use crate::error::{Error, Result};
+use crate::events::ProfileEvent;
+use crate::events::loaders::EventId;
 use crate::fields::CustomField;
 use crate::fields::loaders::FieldId;
 use crate::ids::{self, NodeKind};
@@ -40,6 +42,8 @@ pub enum Node {
     Agent(Agent),
     /// The caller's workspace.
     Workspace(Workspace),
+    /// A profile event.
+    ProfileEvent(ProfileEvent),
 }
 
 /// The most ids `nodes` takes at once.
@@ -80,6 +84,9 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
                 .map(|m| Node::Workspace(Workspace(m)))
         }
         NodeKind::Workspace => None,
+        NodeKind::ProfileEvent => loaders::one(ctx, EventId(uuid))
+            .await?
+            .map(|m| Node::ProfileEvent(ProfileEvent(m))),
     })
 }
 

@@ -27,6 +27,30 @@ impl ScalarType for DateTime {
     }
 }
 
+/// An event's place in its workspace's log (`ProfileEvent.seq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seq(pub i64);
+
+/// An integer that only grows: the place of an event in its workspace's log, in commit
+/// order. Sent as a JSON number (exact up to 2^53).
+#[Scalar(name = "Seq")]
+impl ScalarType for Seq {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::Number(n) => n
+                .as_i64()
+                .filter(|n| *n >= 0)
+                .map(Seq)
+                .ok_or_else(|| InputValueError::custom("expected a whole number, 0 or more")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}
+
 impl From<chrono::DateTime<chrono::FixedOffset>> for DateTime {
     fn from(t: chrono::DateTime<chrono::FixedOffset>) -> Self {
         DateTime(t.with_timezone(&Utc))

@@ -172,6 +172,21 @@ impl ConnectionTrait for Conn {
 pub struct Db {
     /// Where statements go. Writes go through [`Db::begin_write`].
     pub conn: Conn,
+    /// Who the changes made through this handle are by, for the event log; `None` for
+    /// the server's own work (the CLI, the demo).
+    actor: Option<Arc<Actor>>,
+}
+
+/// Who made a change: the agent behind the token (if it has one), the token, and the
+/// request it came in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// The agent the token was issued for.
+    pub agent_id: Option<Uuid>,
+    /// The token.
+    pub token_id: Option<Uuid>,
+    /// The request id (`x-request-id`).
+    pub request_id: Option<String>,
 }
 
 impl Db {
@@ -179,6 +194,7 @@ impl Db {
     pub fn new(conn: DatabaseConnection) -> Self {
         Self {
             conn: Conn::Pool(conn),
+            actor: None,
         }
     }
 
@@ -208,9 +224,21 @@ impl Db {
                     txn: OnceCell::new(),
                     failure: Mutex::new(None),
                 })),
+                actor: self.actor.clone(),
             },
             _ => self.clone(),
         }
+    }
+
+    /// This handle, with its changes recorded as made by `actor`.
+    pub fn acting_as(mut self, actor: Actor) -> Db {
+        self.actor = Some(Arc::new(actor));
+        self
+    }
+
+    /// Who the changes made through this handle are by.
+    pub fn actor(&self) -> Actor {
+        self.actor.as_deref().cloned().unwrap_or_default()
     }
 
     /// End a request's handle from [`Db::walled`]: commit its transaction, or roll it

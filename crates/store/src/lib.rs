@@ -15,6 +15,7 @@ pub mod channels;
 pub mod contacts;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod fields;
 pub mod idempotency;
 pub mod membership;
@@ -30,6 +31,6 @@ pub mod tokens;
 pub mod viewer;
 pub mod workspaces;
 
-pub use db::{Db, now};
+pub use db::{Actor, Db, now};
 pub use error::{Result, StoreError};
 pub use viewer::Viewer;

@@ -1,11 +1,14 @@
 //! Membership: which profile a contact belongs to. The only code that writes
 //! `contacts.profile_id` (attach, detach, move, and a new profile's first contacts), and
 //! the one place that raises profile versions for it: a contact that joins raises its
-//! new profile's version, one that leaves raises its old one's, a move does both.
+//! new profile's version, one that leaves raises its old one's, a move does both. Each
+//! records its events here too: a move is a `CONTACT_DETACHED` on the old profile, then
+//! a `CONTACT_ATTACHED` on the new one.
 
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
 use uuid::Uuid;
 
 use entity::{contacts as contact_rows, profiles as profile_rows};
@@ -13,6 +16,7 @@ use entity::{contacts as contact_rows, profiles as profile_rows};
 use crate::Db;
 use crate::contacts;
 use crate::error::{Result, StoreError};
+use crate::events::{self, EventKind, NewEvent};
 use crate::fields::{self, FieldChange};
 use crate::profiles;
 use crate::text::Name;
@@ -38,8 +42,13 @@ pub async fn create_profile(
 ) -> Result<profile_rows::Model> {
     let txn = db.begin_write().await?;
     let profile = profiles::insert(&txn, workspace_id, new.name, crate::db::now()).await?;
+    let mut log = vec![NewEvent::new(
+        EventKind::ProfileCreated,
+        profile.id,
+        json!({ "name": profile.name }),
+    )];
     for contact_id in new.contact_ids {
-        join(
+        let outcome = join(
             &txn,
             workspace_id,
             profile.id,
@@ -47,8 +56,17 @@ pub async fn create_profile(
             new.move_contacts,
         )
         .await?;
+        log.extend(outcome.events(profile.id));
     }
-    fields::apply(&txn, workspace_id, profile.id, &new.fields).await?;
+    let changed = fields::apply(&txn, workspace_id, profile.id, &new.fields).await?;
+    if !changed.is_empty() {
+        log.push(NewEvent::new(
+            EventKind::FieldsChanged,
+            profile.id,
+            json!({ "fields": changed }),
+        ));
+    }
+    events::record(&txn, db, workspace_id, log).await?;
     txn.commit().await?;
     Ok(profile)
 }
@@ -121,6 +139,44 @@ pub enum Attached {
     },
 }
 
+impl Attached {
+    /// The events of this outcome for the profile the contact joined: on a move, its
+    /// `CONTACT_DETACHED` on the old profile, then its `CONTACT_ATTACHED`; nothing when it
+    /// was already there.
+    fn events(&self, profile_id: Uuid) -> Vec<NewEvent> {
+        let Attached::Joined { contact, from } = self else {
+            return Vec::new();
+        };
+        let mut log = Vec::new();
+        if let Some(from) = from {
+            log.push(detached(contact, *from, Some(profile_id)));
+        }
+        log.push(NewEvent::new(
+            EventKind::ContactAttached,
+            profile_id,
+            json!({
+                "contactId": contact.id,
+                "identifier": contact.identifier,
+                "fromProfileId": from,
+            }),
+        ));
+        log
+    }
+}
+
+/// `CONTACT_DETACHED` of `contact` from `profile_id`, going to `to` (a move) or nowhere.
+fn detached(contact: &contact_rows::Model, profile_id: Uuid, to: Option<Uuid>) -> NewEvent {
+    NewEvent::new(
+        EventKind::ContactDetached,
+        profile_id,
+        json!({
+            "contactId": contact.id,
+            "identifier": contact.identifier,
+            "toProfileId": to,
+        }),
+    )
+}
+
 /// Put `contact_id` into `profile_id`, inside the caller's transaction. A profile the
 /// contact leaves has its version raised here; the joined profile's version is the
 /// caller's (a new profile starts at 1 with its contacts, an existing one goes up once).
@@ -189,6 +245,7 @@ pub async fn attach(
     let txn = db.begin_write().await?;
     let profile = profiles::find(&txn, workspace_id, profile_id).await?;
     let outcome = join(&txn, workspace_id, profile_id, contact_id, move_contact).await?;
+    events::record(&txn, db, workspace_id, outcome.events(profile_id)).await?;
     let answer = match outcome {
         Attached::AlreadyThere(contact) => (profile, contact),
         Attached::Joined { contact, .. } => {
@@ -232,6 +289,13 @@ pub async fn detach(
     let profile = profiles::bump_version(&txn, workspace_id, profile_id)
         .await?
         .ok_or(StoreError::NotFound("Profile"))?;
+    events::record(
+        &txn,
+        db,
+        workspace_id,
+        vec![detached(&contact, profile_id, None)],
+    )
+    .await?;
     txn.commit().await?;
     Ok((profile, contact))
 }

@@ -9,6 +9,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryResult, QueryTrait,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 use entity::{channels, contact_moments as moments, contacts};
@@ -17,6 +18,7 @@ use crate::Db;
 use crate::channels::WithChannel;
 use crate::contacts as contact_store;
 use crate::error::{Result, StoreError};
+use crate::events::{self, EventKind, NewEvent};
 use crate::page::{Cursor, Page, PageRequest};
 use crate::sql::{self, PARENT};
 use crate::text::Subject;
@@ -129,9 +131,10 @@ pub async fn start(
     contact_id: Uuid,
     subject: Subject,
 ) -> Result<moments::Model> {
-    let contact = contact_store::find(&db.conn, workspace_id, contact_id).await?;
+    let txn = db.begin_write().await?;
+    let contact = contact_store::find(&txn, workspace_id, contact_id).await?;
     let now = crate::db::now();
-    Ok(moments::ActiveModel {
+    let moment = moments::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
         contact_id: Set(contact.id),
@@ -142,8 +145,24 @@ pub async fn start(
         closed_at: Set(None),
         last_message_at: Set(now),
     }
-    .insert(&db.conn)
-    .await?)
+    .insert(&txn)
+    .await?;
+    // A profile event when the contact has a profile: the moment is on its timeline.
+    if let Some(profile_id) = contact.profile_id {
+        let event = NewEvent::new(
+            EventKind::ContactMomentStarted,
+            profile_id,
+            json!({
+                "contactMomentId": moment.id,
+                "contactId": contact.id,
+                "subject": moment.subject,
+                "status": moment.status,
+            }),
+        );
+        events::record(&txn, db, workspace_id, vec![event]).await?;
+    }
+    txn.commit().await?;
+    Ok(moment)
 }
 
 /// Change a ticket's status and/or subject. Closing stamps `closedAt`; reopening clears it.
@@ -154,11 +173,13 @@ pub async fn update(
     status: Option<ContactMomentStatus>,
     subject: Option<Subject>,
 ) -> Result<moments::Model> {
+    let txn = db.begin_write().await?;
     let moment = moments::Entity::find_by_id(id)
         .filter(moments::Column::WorkspaceId.eq(workspace_id))
-        .one(&db.conn)
+        .one(&txn)
         .await?
         .ok_or(StoreError::NotFound("ContactMoment"))?;
+    let before = moment.clone();
     let was = ContactMomentStatus::from_db(&moment.status);
     let mut active: moments::ActiveModel = moment.into();
     if let Some(status) = status {
@@ -172,7 +193,28 @@ pub async fn update(
     if let Some(subject) = subject {
         active.subject = Set(subject.into_inner());
     }
-    Ok(active.update(&db.conn).await?)
+    let moment = active.update(&txn).await?;
+    let contact = contact_store::find(&txn, workspace_id, moment.contact_id).await?;
+    if let Some(profile_id) = contact.profile_id {
+        let mut changes = serde_json::Map::new();
+        changes.insert("contactMomentId".into(), json!(moment.id));
+        if before.status != moment.status {
+            changes.insert(
+                "status".into(),
+                events::old_new(before.status, moment.status.clone()),
+            );
+        }
+        if before.subject != moment.subject {
+            changes.insert(
+                "subject".into(),
+                events::old_new(before.subject, moment.subject.clone()),
+            );
+        }
+        let event = NewEvent::new(EventKind::ContactMomentUpdated, profile_id, changes.into());
+        events::record(&txn, db, workspace_id, vec![event]).await?;
+    }
+    txn.commit().await?;
+    Ok(moment)
 }
 
 /// Newest first: the order of every timeline.

@@ -7,6 +7,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     FromQueryResult, QueryFilter, QueryResult,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 use entity::{agents, notes, profiles};
@@ -14,6 +15,7 @@ use entity::{agents, notes, profiles};
 use crate::Db;
 use crate::Viewer;
 use crate::error::{Result, StoreError};
+use crate::events::{self, EventKind, NewEvent};
 use crate::page::PageRequest;
 use crate::sql::{self, PARENT};
 use crate::text::Body;
@@ -61,40 +63,65 @@ pub async fn create(
         .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
         .returning_all()
         .to_owned();
+    let txn = db.begin_write().await?;
     let statement = db.conn.get_database_backend().build(&insert);
-    notes::Model::find_by_statement(statement)
-        .one(&db.conn)
+    let note = notes::Model::find_by_statement(statement)
+        .one(&txn)
         .await?
-        .ok_or(StoreError::NotFound("Profile"))
+        .ok_or(StoreError::NotFound("Profile"))?;
+    let event = NewEvent::new(
+        EventKind::NoteCreated,
+        note.profile_id,
+        json!({ "noteId": note.id, "body": note.body }),
+    );
+    events::record(&txn, db, viewer.workspace_id, vec![event]).await?;
+    txn.commit().await?;
+    Ok(note)
 }
 
-async fn find(db: &Db, workspace_id: Uuid, id: Uuid) -> Result<notes::Model> {
+async fn find<C: ConnectionTrait>(db: &C, workspace_id: Uuid, id: Uuid) -> Result<notes::Model> {
     notes::Entity::find_by_id(id)
         .filter(notes::Column::WorkspaceId.eq(workspace_id))
-        .one(&db.conn)
+        .one(db)
         .await?
         .ok_or(StoreError::NotFound("Note"))
 }
 
 /// Replace a note's text; it keeps its author, and `updatedAt` moves.
 pub async fn update(db: &Db, workspace_id: Uuid, id: Uuid, body: Body) -> Result<notes::Model> {
-    let note = find(db, workspace_id, id).await?;
+    let txn = db.begin_write().await?;
+    let note = find(&txn, workspace_id, id).await?;
+    let old = note.body.clone();
     let mut active: notes::ActiveModel = note.into();
     active.body = Set(body.into_inner());
     active.updated_at = Set(crate::db::now());
-    Ok(active.update(&db.conn).await?)
+    let note = active.update(&txn).await?;
+    let event = NewEvent::new(
+        EventKind::NoteUpdated,
+        note.profile_id,
+        json!({ "noteId": note.id, "body": events::old_new(old, note.body.clone()) }),
+    );
+    events::record(&txn, db, workspace_id, vec![event]).await?;
+    txn.commit().await?;
+    Ok(note)
 }
 
 /// Delete a note.
 pub async fn delete(db: &Db, workspace_id: Uuid, id: Uuid) -> Result<()> {
-    let deleted = notes::Entity::delete_many()
+    let txn = db.begin_write().await?;
+    let note = find(&txn, workspace_id, id).await?;
+    notes::Entity::delete_many()
         .filter(notes::Column::Id.eq(id))
         .filter(notes::Column::WorkspaceId.eq(workspace_id))
-        .exec(&db.conn)
+        .exec(&txn)
         .await?;
-    if deleted.rows_affected == 0 {
-        return Err(StoreError::NotFound("Note"));
-    }
+    let event = NewEvent::new(
+        EventKind::NoteDeleted,
+        note.profile_id,
+        json!({ "noteId": note.id }),
+    );
+    events::record(&txn, db, workspace_id, vec![event]).await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -23,6 +23,8 @@ pub enum KeyKind {
     Text,
     /// An instant (creation, last change, last message).
     Instant,
+    /// A number that only grows (an event's `seq`).
+    Number,
 }
 
 /// A row's sort key, as its list compares it.
@@ -32,6 +34,8 @@ pub enum SortValue {
     Text(String),
     /// An instant.
     At(DateTimeWithTimeZone),
+    /// A number.
+    Number(i64),
 }
 
 impl SortValue {
@@ -40,6 +44,7 @@ impl SortValue {
         match self {
             SortValue::Text(text) => text.clone().into(),
             SortValue::At(at) => (*at).into(),
+            SortValue::Number(n) => (*n).into(),
         }
     }
 }
@@ -62,6 +67,14 @@ impl Cursor {
         }
     }
 
+    /// The cursor of a number-ordered row.
+    pub fn number(key: i64, id: Uuid) -> Self {
+        Cursor {
+            key: SortValue::Number(key),
+            id,
+        }
+    }
+
     /// The cursor of an instant-ordered row.
     pub fn at(instant: &DateTimeWithTimeZone, id: Uuid) -> Self {
         Cursor {
@@ -75,6 +88,7 @@ impl Cursor {
         let key = match &self.key {
             SortValue::Text(text) => text.clone(),
             SortValue::At(at) => at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            SortValue::Number(n) => n.to_string(),
         };
         // Serialising a string and a UUID cannot fail; fall back to an empty cursor anyway
         // rather than panic.
@@ -104,6 +118,7 @@ impl Cursor {
             KeyKind::Instant => {
                 SortValue::At(chrono::DateTime::parse_from_rfc3339(&key).map_err(|_| not_ours())?)
             }
+            KeyKind::Number => SortValue::Number(key.parse().map_err(|_| not_ours())?),
         };
         Ok(Cursor { key, id })
     }

@@ -7,12 +7,14 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     QueryFilter, QueryTrait, UpdateMany,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 use entity::{contacts, profiles};
 
 use crate::Db;
 use crate::error::{Result, StoreError};
+use crate::events::{self, EventKind, NewEvent};
 use crate::fields::{self, FieldChange};
 use crate::page::{Cursor, KeyKind, Page, PageRequest};
 use crate::search;
@@ -192,6 +194,7 @@ pub async fn rename(
     expected_version: Option<i32>,
 ) -> Result<profiles::Model> {
     let txn = db.begin_write().await?;
+    let old_name = find(&txn, workspace_id, id).await?.name;
     // One conditional UPDATE: the version check and the write can't be split by another
     // writer, so of two updates with the same expected version exactly one wins.
     let mut update = change(workspace_id, id)
@@ -211,6 +214,14 @@ pub async fn rename(
             expected_version.unwrap_or(current.version)
         )));
     };
+    if profile.name != old_name {
+        let event = NewEvent::new(
+            EventKind::ProfileRenamed,
+            id,
+            json!({ "name": events::old_new(old_name, profile.name.clone()) }),
+        );
+        events::record(&txn, db, workspace_id, vec![event]).await?;
+    }
     txn.commit().await?;
     Ok(profile)
 }
@@ -224,25 +235,37 @@ pub async fn set_fields(
 ) -> Result<profiles::Model> {
     let txn = db.begin_write().await?;
     find(&txn, workspace_id, id).await?;
-    fields::apply(&txn, workspace_id, id, changes).await?;
+    let changed = fields::apply(&txn, workspace_id, id, changes).await?;
     let profile = bump_version(&txn, workspace_id, id)
         .await?
         .ok_or(StoreError::NotFound("Profile"))?;
+    if !changed.is_empty() {
+        let event = NewEvent::new(EventKind::FieldsChanged, id, json!({ "fields": changed }));
+        events::record(&txn, db, workspace_id, vec![event]).await?;
+    }
     txn.commit().await?;
     Ok(profile)
 }
 
 /// Delete a profile for good. Its notes and field values go with it (the foreign keys
 /// cascade); its contacts stay, detached (`ON DELETE SET NULL`), with their moments.
+///
+/// Its earlier events lose their `changes` (names, values, note text, identifiers): the
+/// log keeps that something happened, by whom and when, and one `PROFILE_DELETED`.
 pub async fn delete(db: &Db, workspace_id: Uuid, id: Uuid) -> Result<()> {
+    let txn = db.begin_write().await?;
     let deleted = profiles::Entity::delete_many()
         .filter(profiles::Column::Id.eq(id))
         .filter(profiles::Column::WorkspaceId.eq(workspace_id))
-        .exec(&db.conn)
+        .exec(&txn)
         .await?;
     if deleted.rows_affected == 0 {
         return Err(StoreError::NotFound("Profile"));
     }
+    events::erase_profile(&txn, workspace_id, id).await?;
+    let event = NewEvent::new(EventKind::ProfileDeleted, id, json!({}));
+    events::record(&txn, db, workspace_id, vec![event]).await?;
+    txn.commit().await?;
     Ok(())
 }
 

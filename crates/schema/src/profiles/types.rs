@@ -7,6 +7,7 @@ use crate::channels::joined;
 use crate::contacts::Contact;
 use crate::contacts::loaders::ContactsOfProfile;
 use crate::error::Result;
+use crate::events::{self, ProfileEventConnection, ProfileEventKind};
 use crate::fields::{self, ProfileFieldValue};
 use crate::ids::{self, NodeKind};
 use crate::moments::{self, ContactMomentConnection, ContactMomentStatus};
@@ -117,6 +118,21 @@ impl Profile {
         >,
     ) -> Result<NoteConnection> {
         notes::of_profile(ctx, self.0.id, first, after.as_deref()).await
+    }
+
+    /// What happened to this profile, newest first: every change, by whom and when (the
+    /// same events as the `events` feed).
+    #[graphql(complexity = "crate::pagination::cost(first, child_complexity)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many to return, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Return the ones after this cursor (an `endCursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Only events of these kinds.")] kinds: Option<Vec<ProfileEventKind>>,
+    ) -> Result<ProfileEventConnection> {
+        events::history_of(ctx, self.0.id, first, after.as_deref(), kinds).await
     }
 
     /// The timeline: every conversation of every contact of this profile, newest first by

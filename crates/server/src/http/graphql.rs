@@ -74,6 +74,7 @@ async fn run(
     let span = tracing::Span::current();
     let production = state.settings.production;
     let id = request_id.clone();
+    let actor_request = (!request_id.is_empty()).then(|| request_id.clone());
     let keep_value = claim.is_some();
     // The response is shaped and serialised on the worker that built it, so its values
     // are freed by the thread that allocated them: with the response freed on another
@@ -81,7 +82,8 @@ async fn run(
     let task = state.workers.spawn(move |db| {
         async move {
             let (response, statements) =
-                profilegraph_schema::execute_pinned(&schema, &db, viewer, request).await;
+                profilegraph_schema::execute_pinned(&schema, &db, viewer, actor_request, request)
+                    .await;
             let options = ShapeOptions {
                 format,
                 production,

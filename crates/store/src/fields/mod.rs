@@ -33,15 +33,16 @@ pub struct FieldChange {
 }
 
 /// Check every change against its field, then write them, inside the caller's
-/// transaction. Nothing is written unless every value is good.
+/// transaction. Nothing is written unless every value is good. Returns what changed, one
+/// `{ "key", "old", "new" }` per field whose value is now different, for the event log.
 pub async fn apply<C: ConnectionTrait>(
     txn: &C,
     workspace_id: Uuid,
     profile_id: Uuid,
     changes: &[FieldChange],
-) -> Result<()> {
+) -> Result<Vec<Value>> {
     if changes.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = changes.iter().map(|c| c.field_id).collect();
     let fields: HashMap<Uuid, custom_fields::Model> = custom_fields::Entity::find()
@@ -55,6 +56,7 @@ pub async fn apply<C: ConnectionTrait>(
 
     // Validate everything first: one bad value refuses the request before any write.
     let mut rows = Vec::new();
+    let mut new_values: Vec<(&custom_fields::Model, Option<Value>)> = Vec::new();
     for change in changes {
         let field = fields
             .get(&change.field_id)
@@ -72,11 +74,12 @@ pub async fn apply<C: ConnectionTrait>(
                     format!("{} is required and can't be cleared", field.label),
                 ));
             }
-            None => {}
+            None => new_values.push((field, None)),
             Some(value) => {
                 let stored = validate::check(field, value).map_err(|msg| {
                     StoreError::bad_input(field.key.as_str(), format!("{}: {msg}", field.label))
                 })?;
+                new_values.push((field, Some(stored.clone())));
                 rows.push(profile_field_values::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     workspace_id: Set(workspace_id),
@@ -88,6 +91,27 @@ pub async fn apply<C: ConnectionTrait>(
             }
         }
     }
+
+    let old: HashMap<Uuid, Value> = profile_field_values::Entity::find()
+        .filter(profile_field_values::Column::WorkspaceId.eq(workspace_id))
+        .filter(profile_field_values::Column::ProfileId.eq(profile_id))
+        .filter(profile_field_values::Column::FieldId.is_in(ids.clone()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|v| (v.field_id, v.value))
+        .collect();
+    let changed: Vec<Value> = new_values
+        .into_iter()
+        .filter(|(field, new)| old.get(&field.id) != new.as_ref())
+        .map(|(field, new)| {
+            serde_json::json!({
+                "key": field.key,
+                "old": old.get(&field.id).cloned(),
+                "new": new,
+            })
+        })
+        .collect();
 
     // Replace: drop the old values of every field named, then insert the new ones.
     profile_field_values::Entity::delete_many()
@@ -101,7 +125,7 @@ pub async fn apply<C: ConnectionTrait>(
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// The workspace's fields, in position order; archived ones only when asked.

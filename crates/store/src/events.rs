@@ -1,0 +1,369 @@
+//! The profile event log: one append-only row for every change to a profile, written by
+//! the store's write paths in the same transaction as the change, so a change that rolls
+//! back leaves no event and one that commits always has its event.
+//!
+//! `seq` numbers a workspace's events in commit order: [`record`] raises the workspace's
+//! counter row inside the change's transaction, which keeps the row locked until that
+//! transaction ends, so the next writer of the workspace numbers its events only after
+//! this one has committed. Whoever has read up to `seq` N has read every event up to N.
+//!
+//! Deleting a profile empties the `changes` of its earlier events (names, field values,
+//! note text, identifiers) and keeps only their kind, ids, actor and time: deleted for
+//! good stays true in the log too.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, OnConflict, Order, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use entity::{profile_event_seqs as seqs, profile_events as events};
+
+use crate::Db;
+use crate::error::{Result, StoreError};
+use crate::page::{Page, PageRequest};
+use crate::sql::{self, PARENT};
+
+/// What happened to a profile. Stored as its upper-case name; kinds are only ever added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// The profile was created.
+    ProfileCreated,
+    /// Its name changed.
+    ProfileRenamed,
+    /// It was deleted for good.
+    ProfileDeleted,
+    /// Field values were set or cleared.
+    FieldsChanged,
+    /// A contact joined it.
+    ContactAttached,
+    /// A contact left it.
+    ContactDetached,
+    /// A note was written on it.
+    NoteCreated,
+    /// One of its notes was edited.
+    NoteUpdated,
+    /// One of its notes was deleted.
+    NoteDeleted,
+    /// A conversation started with one of its contacts.
+    ContactMomentStarted,
+    /// A conversation of one of its contacts changed (status or subject).
+    ContactMomentUpdated,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 11] = [
+        EventKind::ProfileCreated,
+        EventKind::ProfileRenamed,
+        EventKind::ProfileDeleted,
+        EventKind::FieldsChanged,
+        EventKind::ContactAttached,
+        EventKind::ContactDetached,
+        EventKind::NoteCreated,
+        EventKind::NoteUpdated,
+        EventKind::NoteDeleted,
+        EventKind::ContactMomentStarted,
+        EventKind::ContactMomentUpdated,
+    ];
+
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ProfileCreated => "PROFILE_CREATED",
+            EventKind::ProfileRenamed => "PROFILE_RENAMED",
+            EventKind::ProfileDeleted => "PROFILE_DELETED",
+            EventKind::FieldsChanged => "FIELDS_CHANGED",
+            EventKind::ContactAttached => "CONTACT_ATTACHED",
+            EventKind::ContactDetached => "CONTACT_DETACHED",
+            EventKind::NoteCreated => "NOTE_CREATED",
+            EventKind::NoteUpdated => "NOTE_UPDATED",
+            EventKind::NoteDeleted => "NOTE_DELETED",
+            EventKind::ContactMomentStarted => "CONTACT_MOMENT_STARTED",
+            EventKind::ContactMomentUpdated => "CONTACT_MOMENT_UPDATED",
+        }
+    }
+
+    /// Read the stored form; `None` for a kind this build doesn't know.
+    pub fn from_db(value: &str) -> Option<Self> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+}
+
+/// An event to record: what happened to which profile, and what changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// The profile it happened to.
+    pub profile_id: Uuid,
+    /// What changed, as JSON (see the README's event model).
+    pub changes: Value,
+}
+
+impl NewEvent {
+    /// An event of `kind` on `profile_id` with `changes`.
+    pub fn new(kind: EventKind, profile_id: Uuid, changes: Value) -> Self {
+        NewEvent {
+            kind,
+            profile_id,
+            changes,
+        }
+    }
+}
+
+/// `{ "old": old, "new": new }`, the shape of one changed value.
+pub fn old_new(old: impl Into<Value>, new: impl Into<Value>) -> Value {
+    json!({ "old": old.into(), "new": new.into() })
+}
+
+/// Record `new` (in this order) inside the change's transaction `txn`, as made by the
+/// actor of `db`. Returns the events as stored.
+pub async fn record<C: ConnectionTrait>(
+    txn: &C,
+    db: &Db,
+    workspace_id: Uuid,
+    new: Vec<NewEvent>,
+) -> Result<Vec<events::Model>> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = i64::try_from(new.len()).unwrap_or(i64::MAX);
+    // Raise the workspace's counter by n: the upsert keeps the row locked until the
+    // transaction ends, which is what orders `seq` by commit.
+    let raise = Query::insert()
+        .into_table(seqs::Entity)
+        .columns([seqs::Column::WorkspaceId, seqs::Column::LastSeq])
+        .values_panic([workspace_id.into(), n.into()])
+        .on_conflict(
+            OnConflict::column(seqs::Column::WorkspaceId)
+                .value(
+                    seqs::Column::LastSeq,
+                    Expr::col((seqs::Entity, seqs::Column::LastSeq)).add(n),
+                )
+                .to_owned(),
+        )
+        .returning_col(seqs::Column::LastSeq)
+        .to_owned();
+    let last: i64 = txn
+        .query_one(&raise)
+        .await?
+        .ok_or_else(|| StoreError::Database(sea_orm::DbErr::RecordNotInserted))?
+        .try_get("", "last_seq")?;
+    let actor = db.actor();
+    let now = crate::db::now();
+    let rows: Vec<events::Model> = new
+        .into_iter()
+        .zip(last - n + 1..)
+        .map(|(event, seq)| events::Model {
+            id: Uuid::now_v7(),
+            workspace_id,
+            seq,
+            kind: event.kind.as_str().to_owned(),
+            profile_id: event.profile_id,
+            actor_agent_id: actor.agent_id,
+            actor_token_id: actor.token_id,
+            request_id: actor.request_id.clone(),
+            occurred_at: now,
+            changes: event.changes,
+        })
+        .collect();
+    let active: Vec<events::ActiveModel> = rows.iter().cloned().map(Into::into).collect();
+    crate::bulk::insert_rows(txn, active).await?;
+    Ok(rows)
+}
+
+/// Empty the `changes` of every event of a profile that is being deleted, inside the
+/// deletion's transaction.
+pub async fn erase_profile<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+) -> Result<()> {
+    events::Entity::update_many()
+        .col_expr(events::Column::Changes, Expr::value(json!({})))
+        .filter(events::Column::WorkspaceId.eq(workspace_id))
+        .filter(events::Column::ProfileId.eq(profile_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Which events a reader wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct EventFilter {
+    kinds: Vec<EventKind>,
+    profile_id: Option<Uuid>,
+}
+
+impl EventFilter {
+    /// Only these kinds (all when `None` or empty), only this profile's.
+    pub fn new(kinds: Option<Vec<EventKind>>, profile_id: Option<Uuid>) -> Self {
+        let mut kinds = kinds.unwrap_or_default();
+        kinds.sort();
+        kinds.dedup();
+        EventFilter { kinds, profile_id }
+    }
+
+    /// The kinds asked for (none: all).
+    pub fn kinds(&self) -> &[EventKind] {
+        &self.kinds
+    }
+
+    fn apply(&self, select: &mut sea_orm::sea_query::SelectStatement) {
+        if !self.kinds.is_empty() {
+            let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+            select.and_where(Expr::col((events::Entity, events::Column::Kind)).is_in(kinds));
+        }
+        if let Some(profile_id) = self.profile_id {
+            select.and_where(Expr::col((events::Entity, events::Column::ProfileId)).eq(profile_id));
+        }
+    }
+}
+
+crate::sql::by_ids!(
+    /// Events of the workspace by id (the missing ones left out).
+    profile_events
+);
+
+/// How many of the workspace's events match `filter`.
+pub async fn count(db: &Db, workspace_id: Uuid, filter: &EventFilter) -> Result<u64> {
+    let mut select = Query::select()
+        .from(events::Entity)
+        .and_where(Expr::col((events::Entity, events::Column::WorkspaceId)).eq(workspace_id))
+        .to_owned();
+    filter.apply(&mut select);
+    Ok(sql::count_rows(&db.conn, select).await?)
+}
+
+/// The change feed: a page of the workspace's events in `seq` order, oldest first, after
+/// the cursor's `seq` (forward pages only).
+pub async fn feed(
+    db: &Db,
+    workspace_id: Uuid,
+    filter: &EventFilter,
+    page: &PageRequest,
+) -> Result<Page<events::Model>> {
+    let mut select = Query::select()
+        .column((events::Entity, Asterisk))
+        .from(events::Entity)
+        .and_where(Expr::col((events::Entity, events::Column::WorkspaceId)).eq(workspace_id))
+        .to_owned();
+    filter.apply(&mut select);
+    sql::keyset_page(
+        &mut select,
+        Expr::col((events::Entity, events::Column::Seq)),
+        Expr::col((events::Entity, events::Column::Id)),
+        Order::Asc,
+        page,
+    );
+    let statement = db.conn.get_database_backend().build(&select);
+    let rows = events::Model::find_by_statement(statement)
+        .all(&db.conn)
+        .await?;
+    Ok(Page::from_rows(page, rows, |e| {
+        crate::page::Cursor::number(e.seq, e.id)
+    }))
+}
+
+/// The same page of each of `profile_ids`' histories (newest first) under `kinds`, in one
+/// statement.
+pub async fn histories(
+    db: &Db,
+    workspace_id: Uuid,
+    page: &PageRequest,
+    filter: &EventFilter,
+    profile_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Vec<events::Model>>> {
+    let mut inner = Query::select()
+        .column((events::Entity, Asterisk))
+        .expr_as(
+            Expr::col((events::Entity, events::Column::ProfileId)),
+            PARENT,
+        )
+        .from(events::Entity)
+        .and_where(Expr::col((events::Entity, events::Column::WorkspaceId)).eq(workspace_id))
+        .and_where(Expr::col((events::Entity, events::Column::ProfileId)).is_in(profile_ids))
+        .to_owned();
+    filter.apply(&mut inner);
+    sql::after_cursor_desc(
+        &mut inner,
+        Expr::col((events::Entity, events::Column::Seq)),
+        Expr::col((events::Entity, events::Column::Id)),
+        page,
+    );
+    Ok(sql::top_n_per_parent::<events::Model, _>(
+        &db.conn,
+        inner,
+        (events::Entity, events::Column::ProfileId),
+        vec![
+            (
+                Expr::col((events::Entity, events::Column::Seq)),
+                Order::Desc,
+            ),
+            (Expr::col((events::Entity, events::Column::Id)), Order::Desc),
+        ],
+        page.fetch(),
+    )
+    .await?)
+}
+
+/// The workspace's events after `seq`, oldest first, at most `limit`: what a live
+/// subscriber has not seen yet.
+pub async fn since(
+    db: &Db,
+    workspace_id: Uuid,
+    seq: i64,
+    limit: u64,
+) -> Result<Vec<events::Model>> {
+    Ok(events::Entity::find()
+        .filter(events::Column::WorkspaceId.eq(workspace_id))
+        .filter(events::Column::Seq.gt(seq))
+        .order_by_asc(events::Column::Seq)
+        .limit(limit)
+        .all(&db.conn)
+        .await?)
+}
+
+/// Delete events older than `before`, at most `batch` of them, oldest first; returns how
+/// many went. The server calls it in a loop of small batches, never one long statement.
+pub async fn prune(
+    db: &Db,
+    before: sea_orm::prelude::DateTimeWithTimeZone,
+    batch: u64,
+) -> Result<u64> {
+    let ids: Vec<Uuid> = events::Entity::find()
+        .select_only()
+        .column(events::Column::Id)
+        .filter(events::Column::OccurredAt.lt(before))
+        .order_by_asc(events::Column::OccurredAt)
+        .limit(batch)
+        .into_tuple()
+        .all(&db.conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let deleted = events::Entity::delete_many()
+        .filter(events::Column::Id.is_in(ids))
+        .exec(&db.conn)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_read_back() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::from_db(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::from_db("SOMETHING_NEW"), None);
+    }
+}
