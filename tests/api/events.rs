@@ -337,11 +337,29 @@ both_backends!(
             .unwrap();
         assert_eq!(rows.len(), 4);
         let text = serde_json::to_string(&rows).unwrap();
-        for secret in ["Secretname", "Secret note text", "C-SECRET-77"] {
+        let secrets = ["Secretname", "Secret note text", "C-SECRET-77"];
+        for secret in secrets {
             assert!(
                 !text.contains(secret),
                 "{secret} is still in the log: {text}"
             );
+        }
+        // Nor the SQLite file: deleted content is zeroed, not left in free pages.
+        if let Some(path) = app.db_url.strip_prefix("sqlite://") {
+            use sea_orm::ConnectionTrait;
+            app.conn()
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .unwrap();
+            for file in [path.to_owned(), format!("{path}-wal")] {
+                let Ok(bytes) = std::fs::read(&file) else {
+                    continue;
+                };
+                for secret in secrets {
+                    let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+                    assert!(!found, "{secret} is still in {file}");
+                }
+            }
         }
     }
 );
@@ -395,5 +413,46 @@ both_backends!(
         assert_eq!(seen, expected, "every event once, in seq order");
         let unique: BTreeSet<i64> = seen.iter().copied().collect();
         assert_eq!(unique.len(), total);
+    }
+);
+
+both_backends!(
+    old_events_are_pruned_in_batches,
+    |app: TestApp| async move {
+        let d = demo(&app).await;
+        for n in 0..3 {
+            mutate_ok(
+                &app,
+                &app.demo_token,
+                "createNote",
+                json!({ "profileId": d.peter, "body": format!("note {n}") }),
+            )
+            .await;
+        }
+        // The first two are made a year and more old.
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let old = chrono::Utc::now() - chrono::Duration::days(400);
+        entity::profile_events::Entity::update_many()
+            .col_expr(
+                entity::profile_events::Column::OccurredAt,
+                Expr::value(chrono::DateTime::<chrono::FixedOffset>::from(old)),
+            )
+            .filter(entity::profile_events::Column::Seq.lte(2))
+            .exec(app.conn())
+            .await
+            .unwrap();
+        let pruned = profilegraph::retention::prune_once(&app.db, 365)
+            .await
+            .unwrap();
+        assert_eq!(pruned, 2);
+        let (events, _) = feed_after(&app, None).await;
+        let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, [3]);
+        assert_eq!(
+            profilegraph::retention::prune_once(&app.db, 365)
+                .await
+                .unwrap(),
+            0
+        );
     }
 );

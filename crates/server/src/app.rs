@@ -101,6 +101,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     } else {
         None
     };
+    crate::retention::spawn(db.clone(), config.event_retention_days);
     let state = AppState {
         schema: schema(config),
         workers: Workers::start(config, db.clone(), workers).await?,

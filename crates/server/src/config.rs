@@ -80,6 +80,17 @@ pub struct Config {
     )]
     pub token_cache_seconds: u64,
 
+    /// How many days profile events are kept; older ones are pruned by the server in
+    /// small batches, at start and every hour.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_EVENT_RETENTION_DAYS",
+        default_value_t = 365,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub event_retention_days: u32,
+
     /// Query cost one token may spend per minute (cost = the operation's complexity: a
     /// profile page costs about 280, a 100-profile export page about 12,000).
     #[arg(
@@ -181,6 +192,7 @@ impl Config {
             db_acquire_timeout_secs: 3,
             // Tests revoke tokens and expect the next request to see it.
             token_cache_seconds: 0,
+            event_retention_days: 365,
         }
     }
 }

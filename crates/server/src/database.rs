@@ -42,13 +42,16 @@ pub async fn connect_sized(config: &Config, max_connections: u32) -> Result<Data
         .sqlx_logging(false)
         // Every new SQLite connection gets the same settings: WAL so readers never block
         // the writer, a busy timeout so writers wait their turn, and foreign keys, which
-        // SQLite leaves off by default (the cascade rules depend on them).
+        // SQLite leaves off by default (the cascade rules depend on them). Deleted content
+        // is overwritten with zeros (`secure_delete`), so a profile deleted for good is not
+        // left readable in the file's free pages.
         .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
             opts.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
+                .pragma("secure_delete", "ON")
         })
         // A runaway statement is cut off by PostgreSQL itself, well inside the 10 s
         // request limit, instead of holding a connection after its client gave up.
