@@ -231,6 +231,15 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Stop the server (as SIGTERM would), keeping the database.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop the server; the fields drop next: the pool, then the database itself

@@ -11,6 +11,7 @@ mod http;
 mod http_audit;
 mod idempotency;
 mod limits;
+mod live;
 mod proxy;
 mod support;
 

@@ -106,6 +106,12 @@ pub enum Error {
     /// The request's execution panicked.
     #[error("internal error")]
     Panicked,
+    /// A live subscriber fell behind the events of its workspace.
+    #[error("this subscription fell behind; catch up with `events(after:)` from seq {last_seq}")]
+    SlowSubscriber {
+        /// The last `seq` it was sent.
+        last_seq: i64,
+    },
 }
 
 /// `Result` with the schema crate's error.
@@ -128,6 +134,7 @@ impl Error {
             Error::Store(err) => code_of(err),
             Error::Loader(err) => code_of(err),
             Error::NoRequestContext | Error::Panicked => ErrorCode::Internal,
+            Error::SlowSubscriber { .. } => ErrorCode::ServiceUnavailable,
         }
     }
 
@@ -136,7 +143,9 @@ impl Error {
         match self {
             Error::Store(err) => err.detail(),
             Error::Loader(err) => err.detail(),
-            Error::NoRequestContext | Error::Panicked => String::new(),
+            Error::NoRequestContext | Error::Panicked | Error::SlowSubscriber { .. } => {
+                String::new()
+            }
         }
     }
 }
@@ -181,6 +190,9 @@ impl From<Error> for async_graphql::Error {
         };
         if let Some(field) = field {
             extensions.set("field", field);
+        }
+        if let Error::SlowSubscriber { last_seq } = &err {
+            extensions.set("lastSeq", *last_seq);
         }
         gql
     }

@@ -24,7 +24,7 @@ pub mod profiles;
 pub mod scalars;
 pub mod workspace;
 
-use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Request, Response, Schema, SchemaBuilder};
 use profilegraph_store::{Actor, Db, Viewer};
 
 pub use context::RequestCtx;
@@ -58,15 +58,15 @@ pub struct MutationRoot(
 );
 
 /// The schema type the server executes.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, events::SubscriptionRoot>;
 
 /// A schema builder; the server adds its limits and builds it. It carries no data: each
 /// request brings its own [`RequestCtx`] (see [`execute_pinned`]).
-pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, events::SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        events::SubscriptionRoot,
     )
 }
 
@@ -75,7 +75,7 @@ pub fn sdl() -> String {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        events::SubscriptionRoot,
     )
     .finish()
     .sdl()

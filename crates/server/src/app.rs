@@ -3,7 +3,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, SchemaBuilder};
+use async_graphql::SchemaBuilder;
+use profilegraph_schema::events::SubscriptionRoot;
 use profilegraph_schema::{AppSchema, MutationRoot, QueryRoot};
 use profilegraph_store::Db;
 use tokio::net::TcpListener;
@@ -53,9 +54,7 @@ pub fn schema(config: &Config) -> AppSchema {
 /// The schema's builder with every limit and extension of [`schema`] set, for a caller
 /// that adds to it (the tests add an extension that panics, to prove a panic stays
 /// inside its request).
-pub fn schema_builder(
-    config: &Config,
-) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub fn schema_builder(config: &Config) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let mut builder = profilegraph_schema::builder()
         // Deep, wide or self-similar queries are the cheapest way to make a GraphQL server
         // do unbounded work; refuse them before any resolver runs.
@@ -102,7 +101,21 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         None
     };
     crate::retention::spawn(db.clone(), config.event_retention_days);
+    let hub = crate::live::Hub::new(db.clone());
+    if !database::is_sqlite(&config.database_url) {
+        crate::live::listen::spawn(config.database_url.clone(), hub.clone());
+    }
+    let sockets = Arc::new(crate::http::socket::SocketLimits::new(
+        std::time::Duration::from_secs(config.ws_init_timeout_secs.max(1)),
+        config.ws_max_subscriptions.max(1),
+        config.ws_max_connections_per_token.max(1),
+        // A revoked token loses its sockets as fast as its HTTP requests.
+        std::time::Duration::from_secs(config.token_cache_seconds.max(1)),
+    ));
     let state = AppState {
+        hub,
+        sockets,
+        shutdown: tokio_util::sync::CancellationToken::new(),
         schema: schema(config),
         workers: Workers::start(config, db.clone(), workers).await?,
         tokens: Arc::new(profilegraph_store::tokens::TokenCache::new(
@@ -135,6 +148,7 @@ pub async fn run(
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
 
+    let sockets_closing = state.shutdown.clone();
     let router = http::router(state);
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -169,8 +183,10 @@ pub async fn run(
             () = &mut shutdown => break,
         }
     }
-    // Refuse new connections at once; finish the requests of the open ones.
+    // Refuse new connections at once; finish the requests of the open ones, and close
+    // the subscription sockets (1001).
     drop(listener);
+    sockets_closing.cancel();
     graceful.shutdown().await;
     Ok(())
 }

@@ -91,6 +91,33 @@ pub struct Config {
     )]
     pub event_retention_days: u32,
 
+    /// How long a WebSocket client may take to send `connection_init` (then 4408).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_WS_INIT_TIMEOUT_SECS",
+        default_value_t = 3,
+        global = true
+    )]
+    pub ws_init_timeout_secs: u64,
+
+    /// Active subscriptions one WebSocket may hold.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_WS_MAX_SUBSCRIPTIONS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub ws_max_subscriptions: usize,
+
+    /// Open WebSockets one token may hold (then 4429).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_WS_MAX_CONNECTIONS_PER_TOKEN",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub ws_max_connections_per_token: usize,
+
     /// Query cost one token may spend per minute (cost = the operation's complexity: a
     /// profile page costs about 280, a 100-profile export page about 12,000).
     #[arg(
@@ -193,6 +220,9 @@ impl Config {
             // Tests revoke tokens and expect the next request to see it.
             token_cache_seconds: 0,
             event_retention_days: 365,
+            ws_init_timeout_secs: 3,
+            ws_max_subscriptions: 100,
+            ws_max_connections_per_token: 1_000,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod database;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod live;
 pub mod retention;
 pub mod seed;
 pub mod shapes;

@@ -174,7 +174,29 @@ pub async fn record<C: ConnectionTrait>(
         .collect();
     let active: Vec<events::ActiveModel> = rows.iter().cloned().map(Into::into).collect();
     crate::bulk::insert_rows(txn, active).await?;
+    // Other server instances learn of it from PostgreSQL, once the change commits (a
+    // NOTIFY is sent on commit only). The payload names the workspace and nothing else:
+    // every listener reads the events themselves from the table, behind the wall.
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), workspace_id.to_string().into()],
+        ))
+        .await?;
+    }
     Ok(rows)
+}
+
+/// The PostgreSQL channel events are announced on.
+pub const CHANNEL: &str = "profile_events";
+
+/// The workspace's last `seq` so far (0 before its first event).
+pub async fn last_seq(db: &Db, workspace_id: Uuid) -> Result<i64> {
+    Ok(seqs::Entity::find_by_id(workspace_id)
+        .one(&db.conn)
+        .await?
+        .map_or(0, |row| row.last_seq))
 }
 
 /// Empty the `changes` of every event of a profile that is being deleted, inside the

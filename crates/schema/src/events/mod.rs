@@ -4,9 +4,11 @@
 
 pub mod loaders;
 mod query;
+pub mod subscription;
 mod types;
 
 pub use query::EventQuery;
+pub use subscription::{EventSource, Live, SubscriptionRoot};
 pub use types::{ProfileEvent, ProfileEventConnection, ProfileEventKind};
 
 use async_graphql::Context;

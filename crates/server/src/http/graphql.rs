@@ -64,6 +64,11 @@ async fn run(
         Begin::Replay(response) => return Ok(response),
     };
     let format = incoming.format;
+    let writes = extract::operation_type(
+        &incoming.request.query,
+        incoming.request.operation_name.as_deref(),
+    ) == Some(async_graphql::parser::types::OperationType::Mutation);
+    let workspace_id = viewer.workspace_id;
 
     // Execution runs on a single-threaded worker, where the loaders batch each level of
     // the query in one statement without waiting for a time window (see
@@ -120,7 +125,40 @@ async fn run(
         }
     };
     respond::add_headers(&mut http, &state, quota, auth_statements + statements);
+    if writes {
+        // Its events (if it made any) have committed: deliver them to this server's
+        // subscribers now. Other servers hear of them through PostgreSQL.
+        let hub = state.hub.clone();
+        tokio::spawn(async move { hub.poke(workspace_id).await });
+    }
     Ok(http)
+}
+
+/// `GET /graphql` with `Upgrade: websocket`: subscriptions (see `socket`); any other GET
+/// goes to [`get`].
+pub async fn get_or_upgrade(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, HttpError> {
+    let upgrade = request
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let (mut parts, _) = request.into_parts();
+    if upgrade {
+        use axum::extract::FromRequestParts;
+        let header_token = auth::bearer_token(&parts.headers).map(str::to_owned);
+        let ws = axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state)
+            .await
+            .map_err(|rejection| HttpError::BadRequest(rejection.body_text()))?;
+        return Ok(ws
+            .protocols([super::socket::PROTOCOL])
+            .on_upgrade(move |socket| super::socket::serve(state, socket, header_token))
+            .into_response());
+    }
+    let params = Query::<GetParams>::try_from_uri(&parts.uri);
+    get(State(state), parts.headers, params).await
 }
 
 /// A 500 for a request whose execution went wrong, freeing its idempotency key (if it

@@ -25,6 +25,7 @@ mod idempotency;
 pub mod rate_limit;
 mod reply;
 mod respond;
+pub mod socket;
 
 pub use error::HttpError;
 
@@ -65,6 +66,12 @@ pub struct AppState {
     /// Single-threaded workers that execute GraphQL requests (one per core), with their
     /// database pools.
     pub workers: crate::workers::Workers,
+    /// The fan-out of committed profile events to this server's subscribers.
+    pub hub: Arc<crate::live::Hub>,
+    /// Limits on subscription sockets, and the count of open ones.
+    pub sockets: Arc<socket::SocketLimits>,
+    /// Cancelled when the server shuts down: open sockets close with 1001.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// HTTP behaviour that differs between deployments.
@@ -100,7 +107,7 @@ async fn time_limit(
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(graphql::get_or_upgrade).post(graphql::post))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .with_state(state)
