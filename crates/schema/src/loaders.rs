@@ -89,12 +89,19 @@ macro_rules! by_id {
 pub fn group_by_page<'a, K: PagedKey + 'a>(
     keys: impl IntoIterator<Item = &'a K>,
 ) -> HashMap<PageRequest, Vec<Uuid>> {
-    let mut groups: HashMap<PageRequest, Vec<Uuid>> = HashMap::new();
+    group_parents(keys, |key| key.page().clone(), PagedKey::parent)
+}
+
+/// Group keys by what their statement shares (`shape`: a page, a filter), listing each
+/// group's parents: one statement per group.
+pub fn group_parents<'a, K: 'a, G: std::hash::Hash + Eq>(
+    keys: impl IntoIterator<Item = &'a K>,
+    shape: impl Fn(&K) -> G,
+    parent: impl Fn(&K) -> Uuid,
+) -> HashMap<G, Vec<Uuid>> {
+    let mut groups: HashMap<G, Vec<Uuid>> = HashMap::new();
     for key in keys {
-        groups
-            .entry(key.page().clone())
-            .or_default()
-            .push(key.parent());
+        groups.entry(shape(key)).or_default().push(parent(key));
     }
     groups
 }

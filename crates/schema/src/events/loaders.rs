@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use entity::profile_events;
 
-use crate::loaders::{AppLoader, LoadError, by_parent};
+use crate::loaders::{AppLoader, LoadError, by_parent, group_parents};
 
 crate::by_id!(
     /// A profile event by id.
@@ -35,13 +35,11 @@ impl Loader<HistoryPage> for AppLoader {
         &self,
         keys: &[HistoryPage],
     ) -> Result<HashMap<HistoryPage, Self::Value>, Self::Error> {
-        let mut groups: HashMap<(PageRequest, EventFilter), Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            groups
-                .entry((key.page.clone(), key.filter.clone()))
-                .or_default()
-                .push(key.profile_id);
-        }
+        let groups = group_parents(
+            keys,
+            |k| (k.page.clone(), k.filter.clone()),
+            |k| k.profile_id,
+        );
         let mut out = HashMap::new();
         for ((page, filter), profile_ids) in groups {
             let found = events::histories(

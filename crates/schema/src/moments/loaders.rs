@@ -8,7 +8,7 @@ use profilegraph_store::moments::{self, Joined, MomentFilter, TimelineRow};
 use profilegraph_store::page::PageRequest;
 use uuid::Uuid;
 
-use crate::loaders::{AppLoader, LoadError, PagedKey, by_parent, group_by_page};
+use crate::loaders::{AppLoader, LoadError, PagedKey, by_parent, group_by_page, group_parents};
 
 crate::by_id!(
     /// A contact moment by id.
@@ -93,13 +93,11 @@ impl Loader<MomentsOfProfile> for AppLoader {
         &self,
         keys: &[MomentsOfProfile],
     ) -> Result<HashMap<MomentsOfProfile, Self::Value>, Self::Error> {
-        let mut groups: HashMap<(PageRequest, MomentFilter), Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            groups
-                .entry((key.page.clone(), key.filter.clone()))
-                .or_default()
-                .push(key.profile_id);
-        }
+        let groups = group_parents(
+            keys,
+            |k| (k.page.clone(), k.filter.clone()),
+            |k| k.profile_id,
+        );
         let mut out = HashMap::new();
         for ((page, filter), profile_ids) in groups {
             let found = moments::pages_of_profiles(
@@ -138,13 +136,7 @@ impl Loader<MomentCountOfProfile> for AppLoader {
         &self,
         keys: &[MomentCountOfProfile],
     ) -> Result<HashMap<MomentCountOfProfile, u64>, Self::Error> {
-        let mut groups: HashMap<MomentFilter, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            groups
-                .entry(key.filter.clone())
-                .or_default()
-                .push(key.profile_id);
-        }
+        let groups = group_parents(keys, |k| k.filter.clone(), |k| k.profile_id);
         let mut out = HashMap::new();
         for (filter, profile_ids) in groups {
             let counts = moments::counts_of_profiles(
