@@ -29,6 +29,7 @@ struct Other {
     profile: String,
     note: String,
     moment: String,
+    event: String,
 }
 
 impl Other {
@@ -43,6 +44,7 @@ impl Other {
             &self.profile,
             &self.note,
             &self.moment,
+            &self.event,
         ]
     }
 }
@@ -118,6 +120,18 @@ async fn other_workspace(app: &TestApp) -> Other {
         .await,
         &["contactMoment", "id"],
     );
+    // B's changes above wrote B's events.
+    let events = crate::support::data(
+        app,
+        &token,
+        "{ events(first: 1) { nodes { id } } }",
+        json!({}),
+    )
+    .await;
+    let event = events["events"]["nodes"][0]["id"]
+        .as_str()
+        .expect("B has events")
+        .to_owned();
     Other {
         token,
         workspace: gid(NodeKind::Workspace, ws.id),
@@ -128,6 +142,7 @@ async fn other_workspace(app: &TestApp) -> Other {
         profile,
         note,
         moment,
+        event,
     }
 }
 
@@ -574,7 +589,9 @@ both_backends!(
           channels { id }
           customFields(includeArchived: true) { id key }
           contactMoments(first: 100) { totalCount nodes { id channel { id } contact { id } } }
+          events(first: 100) { totalCount nodes { id profile { id } } }
           profile(id: $p) {
+            history(first: 100) { totalCount nodes { id } }
             notes(first: 100) { totalCount nodes { id author { id } } }
             fields { field { id } }
             contacts { id }
