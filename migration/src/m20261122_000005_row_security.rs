@@ -39,6 +39,21 @@ const TENANT_TABLES: [&str; 10] = [
 /// (not NULL) once any earlier transaction of the session has set it, hence the NULLIF.
 const CURRENT_WORKSPACE: &str = "NULLIF(current_setting('app.workspace_id', true), '')::uuid";
 
+/// Put `table` (whose rows belong to a workspace through `workspace_id`) behind the wall:
+/// the app role may read and write only the rows of the transaction's workspace. Later
+/// migrations call it for the tenant tables they add.
+pub async fn wall<C: ConnectionTrait>(db: &C, table: &str) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}; \
+         ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; \
+         CREATE POLICY workspace_isolation ON {table} TO {APP_ROLE} \
+             USING (workspace_id = {CURRENT_WORKSPACE}) \
+             WITH CHECK (workspace_id = {CURRENT_WORKSPACE})"
+    ))
+    .await?;
+    Ok(())
+}
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -84,14 +99,7 @@ GRANT SELECT ON workspaces TO {APP_ROLE}"#
         ))
         .await?;
         for table in TENANT_TABLES {
-            db.execute_unprepared(&format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}; \
-                 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; \
-                 CREATE POLICY workspace_isolation ON {table} TO {APP_ROLE} \
-                     USING (workspace_id = {CURRENT_WORKSPACE}) \
-                     WITH CHECK (workspace_id = {CURRENT_WORKSPACE})"
-            ))
-            .await?;
+            wall(db, table).await?;
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::m20261121_000001_tenancy::Workspaces;
-use crate::m20261122_000005_row_security::APP_ROLE;
+use crate::m20261122_000005_row_security::wall;
 use crate::util::{asc, fk, index};
 
 #[derive(DeriveMigrationName)]
@@ -42,8 +42,6 @@ pub enum ProfileEventSeqs {
     WorkspaceId,
     LastSeq,
 }
-
-const CURRENT_WORKSPACE: &str = "NULLIF(current_setting('app.workspace_id', true), '')::uuid";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -121,14 +119,7 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         if db.get_database_backend() == DbBackend::Postgres {
             for table in ["profile_events", "profile_event_seqs"] {
-                db.execute_unprepared(&format!(
-                    "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}; \
-                     ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; \
-                     CREATE POLICY workspace_isolation ON {table} TO {APP_ROLE} \
-                         USING (workspace_id = {CURRENT_WORKSPACE}) \
-                         WITH CHECK (workspace_id = {CURRENT_WORKSPACE})"
-                ))
-                .await?;
+                wall(db, table).await?;
             }
         }
         Ok(())
