@@ -92,6 +92,26 @@ pub struct Options {
     #[arg(long)]
     pub no_analyze: bool,
 
+    /// Sockets the live run opens, each subscribed to the workspace's events. Default
+    /// 1000 (50 with --quick).
+    #[arg(long)]
+    pub live_sockets: Option<usize>,
+
+    /// Writes per second during the live run's window (each a note, whose event goes to
+    /// every socket).
+    #[arg(long, default_value_t = 20.0)]
+    pub live_writes_per_s: f64,
+
+    /// Skip the live run (subscriptions: memory per socket, delivery latency).
+    #[arg(long)]
+    pub no_live: bool,
+
+    /// An earlier results file (e.g. of another `--server-bin`) to compare this run's
+    /// throughput with, shape by shape; the verdicts then judge the event log's cost on
+    /// writes (Q4 at least 85% of the earlier run).
+    #[arg(long)]
+    pub compare: Option<PathBuf>,
+
     /// Keep the databases (and the SQLite file's folder) instead of removing them after
     /// the run, e.g. to look at the data or rerun queries by hand.
     #[arg(long)]
@@ -226,13 +246,15 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// Whether `ANALYZE` ran after seeding.
     pub analyze: bool,
+    /// The live run, unless skipped.
+    pub live: Option<crate::live::Plan>,
 }
 
 impl Settings {
     /// Resolve `options`: an explicit value wins, then --quick, then the default.
     pub fn resolve(options: &Options) -> crate::Result<Self> {
         let quick = options.quick;
-        let settings = Settings {
+        let mut settings = Settings {
             backends: dedup(&options.backends),
             size: options
                 .size
@@ -249,7 +271,24 @@ impl Settings {
             ceiling: !options.no_ceiling,
             db_max_connections: options.db_max_connections,
             analyze: !options.no_analyze,
+            live: None,
         };
+        if !options.no_live {
+            let sockets = options
+                .live_sockets
+                .unwrap_or(if quick { 50 } else { 1000 });
+            if sockets == 0 || !(options.live_writes_per_s > 0.0) {
+                return Err(crate::Error::Usage(
+                    "--live-sockets and --live-writes-per-s must be positive (or use --no-live)"
+                        .into(),
+                ));
+            }
+            settings.live = Some(crate::live::Plan {
+                sockets,
+                writes_per_s: options.live_writes_per_s,
+                duration_s: settings.duration_s,
+            });
+        }
         if settings.clients == 0 || settings.runs == 0 {
             return Err(crate::Error::Usage(
                 "--clients and --runs must be at least 1".into(),

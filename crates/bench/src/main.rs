@@ -14,6 +14,7 @@ mod database;
 mod error;
 mod http;
 mod inputs;
+mod live;
 mod load;
 mod report;
 mod server;
@@ -56,6 +57,14 @@ fn main() -> ExitCode {
 
 async fn run(options: Options) -> Result<()> {
     let settings = Settings::resolve(&options)?;
+    if let Some(path) = &options.compare
+        && !path.is_file()
+    {
+        return Err(Error::Usage(format!(
+            "--compare {}: no such results file",
+            path.display()
+        )));
+    }
     let bin = server::locate(options.server_bin.as_deref())?;
     eprintln!("server binary: {}", bin.display());
     let ticks = server::clock_ticks();
@@ -69,14 +78,18 @@ async fn run(options: Options) -> Result<()> {
     for backend in &settings.backends {
         backends.push(run_backend(*backend, &settings, &options, &bin, &http, ticks).await?);
     }
-    let report = Report {
+    let mut report = Report {
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         command: std::env::args().collect(),
         machine: report::Machine::detect(),
         settings: settings.clone(),
         data: report::Data::of(settings.size),
         backends,
+        compared: None,
     };
+    if let Some(path) = &options.compare {
+        report.compared = Some(report::Compared::of(&report, path)?);
+    }
 
     println!();
     println!(
@@ -255,6 +268,13 @@ async fn measure(
     drop(server);
     // The log only matters when something failed; this run went through.
     let _ = std::fs::remove_file(log);
+
+    let live = match settings.live {
+        Some(plan) => {
+            Some(live_run(fresh, settings, bin, http, &token, &inputs, plan, ticks).await?)
+        }
+        None => None,
+    };
     pool.close().await?;
     Ok(BackendReport {
         backend,
@@ -263,7 +283,54 @@ async fn measure(
         memory_after,
         memory,
         shapes,
+        live,
     })
+}
+
+/// The live run, on a server of its own: started afresh, so that the memory it measures
+/// holds no earlier shape's buffers.
+#[allow(clippy::too_many_arguments)]
+async fn live_run(
+    fresh: &database::Fresh,
+    settings: &Settings,
+    bin: &Path,
+    http: &reqwest::Client,
+    token: &str,
+    inputs: &Inputs,
+    plan: live::Plan,
+    ticks: f64,
+) -> Result<live::LiveReport> {
+    let backend = fresh.backend;
+    let log = std::env::temp_dir().join(format!(
+        "profilegraph-bench-{}-live-{}.log",
+        backend.name(),
+        std::process::id()
+    ));
+    let mut server = Server::start(bin, &fresh.url, settings.db_max_connections, log)?;
+    server.wait_ready(http, Duration::from_secs(60)).await?;
+    eprintln!(
+        "== {}: live run, {} sockets, {} writes/s, on a fresh server (pid {})",
+        backend.name(),
+        plan.sockets,
+        plan.writes_per_s,
+        server.pid()
+    );
+    let report = live::measure(&server, http, token, &inputs.profiles, plan, ticks).await?;
+    eprintln!(
+        "{} live: {} of {} deliveries, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms from the change; idle sockets +{:.1} MiB; {} sockets closed by the server",
+        backend.name(),
+        report.deliveries,
+        report.expected_deliveries,
+        report.delivery_p50_ms,
+        report.delivery_p99_ms,
+        report.delivery_max_ms,
+        report.idle_sockets_extra_mib,
+        report.sockets_closed
+    );
+    let log = server.log.clone();
+    drop(server);
+    let _ = std::fs::remove_file(log);
+    Ok(report)
 }
 
 fn progress(backend: Backend, shape: Shape, path: &str, run: usize, runs: usize, r: &load::Run) {

@@ -9,7 +9,8 @@ use crate::cli::{Backend, Settings, Shape};
 use crate::load::Run;
 use crate::server::Memory;
 
-/// Issue 4's targets, measured on PostgreSQL with M data: requests per second per shape.
+/// The throughput targets, measured on PostgreSQL with M data: requests per second per
+/// shape.
 pub fn target_rps(shape: Shape) -> f64 {
     match shape {
         Shape::Q1 => 3_000.0,
@@ -19,10 +20,16 @@ pub fn target_rps(shape: Shape) -> f64 {
     }
 }
 
-/// Issue 4's Q1 latency target: p99 under 10 ms.
+/// The profile page's latency target: p99 under 10 ms.
 pub const Q1_P99_TARGET_MS: f64 = 10.0;
-/// Issue 4's memory target: the server stays under 100 MB.
+/// The memory target: the server stays under 100 MB.
 pub const MEMORY_TARGET_MIB: f64 = 100.0;
+/// Live events: p99 from a change to its delivery, with the live run's subscribers.
+pub const LIVE_P99_TARGET_MS: f64 = 100.0;
+/// Live events: what the idle sockets may add to the server's memory, MB.
+pub const IDLE_SOCKETS_TARGET_MB: f64 = 50.0;
+/// The event log's cost on writes: Q4 at least this fraction of the compared results.
+pub const Q4_AGAINST_EARLIER_TARGET: f64 = 0.85;
 
 /// The whole result file.
 #[derive(Debug, Serialize)]
@@ -39,6 +46,89 @@ pub struct Report {
     pub data: Data,
     /// One entry per backend.
     pub backends: Vec<BackendReport>,
+    /// The same shapes in an earlier results file (`--compare`), if one was given.
+    pub compared: Option<Compared>,
+}
+
+/// This run's throughput against an earlier results file's.
+#[derive(Debug, Serialize)]
+pub struct Compared {
+    /// The earlier file.
+    pub file: String,
+    /// When the earlier run finished.
+    pub finished_at: String,
+    /// Its command line, which names the binary it ran.
+    pub command: Vec<String>,
+    /// One line per backend and shape both runs have.
+    pub shapes: Vec<ComparedShape>,
+}
+
+/// One shape on one backend, now and then.
+#[derive(Debug, Serialize)]
+pub struct ComparedShape {
+    /// The backend.
+    pub backend: Backend,
+    /// The shape.
+    pub shape: Shape,
+    /// This run's median req/s.
+    pub now_rps: f64,
+    /// The earlier run's median req/s.
+    pub then_rps: f64,
+    /// `now_rps / then_rps`.
+    pub ratio: f64,
+}
+
+impl Compared {
+    /// `report` against the results file at `path` (written by this benchmark).
+    pub fn of(report: &Report, path: &std::path::Path) -> crate::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(crate::Error::io(format!("reading {}", path.display())))?;
+        let earlier: serde_json::Value = serde_json::from_str(&text)?;
+        let mut shapes = Vec::new();
+        for backend in &report.backends {
+            let then_backend = earlier["backends"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|b| b["backend"] == backend.backend.name());
+            let Some(then_backend) = then_backend else {
+                continue;
+            };
+            for shape in &backend.shapes {
+                let name = shape.shape.name().to_lowercase();
+                let then_rps = then_backend["shapes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|s| s["shape"] == name.as_str())
+                    .and_then(|s| s["server"]["requests_per_s"]["median"].as_f64());
+                if let Some(then_rps) = then_rps.filter(|r| *r > 0.0) {
+                    let now_rps = shape.server.requests_per_s.median;
+                    shapes.push(ComparedShape {
+                        backend: backend.backend,
+                        shape: shape.shape,
+                        now_rps,
+                        then_rps,
+                        ratio: now_rps / then_rps,
+                    });
+                }
+            }
+        }
+        Ok(Compared {
+            file: path.display().to_string(),
+            finished_at: earlier["finished_at"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            command: earlier["command"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect(),
+            shapes,
+        })
+    }
 }
 
 /// The seeded rows.
@@ -123,6 +213,8 @@ pub struct BackendReport {
     pub memory: Option<Memory>,
     /// One entry per shape.
     pub shapes: Vec<ShapeReport>,
+    /// The live run (subscriptions), unless skipped.
+    pub live: Option<crate::live::LiveReport>,
 }
 
 /// One shape on one backend.
@@ -350,6 +442,38 @@ pub fn table(report: &Report) -> String {
             );
         }
     }
+    let live: Vec<_> = report
+        .backends
+        .iter()
+        .filter_map(|b| b.live.as_ref().map(|l| (b.backend, l)))
+        .collect();
+    if !live.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| backend | live sockets | writes/s | deliveries | from the change to delivery, ms: p50 / p99 / max | write p50 ms | server CPU ms / write | RSS MiB: none / idle sockets / subscribed | sockets closed |"
+        );
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        for (backend, l) in live {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} of {} | {} / {} / {} | {} | {} | {:.1} / {:.1} / {:.1} | {} |",
+                backend.name(),
+                l.plan.sockets,
+                num(l.plan.writes_per_s),
+                l.deliveries,
+                l.expected_deliveries,
+                num(l.delivery_p50_ms),
+                num(l.delivery_p99_ms),
+                num(l.delivery_max_ms),
+                num(l.write_p50_ms),
+                num(l.server_cpu_ms_per_write),
+                l.rss_without_mib,
+                l.rss_idle_mib,
+                l.rss_subscribed_mib,
+                l.sockets_closed,
+            );
+        }
+    }
     for backend in &report.backends {
         if let Some(memory) = backend.memory {
             let _ = writeln!(
@@ -364,9 +488,53 @@ pub fn table(report: &Report) -> String {
     out
 }
 
-/// Issue 4's targets against the PostgreSQL results, one line each.
+/// The targets against the results (throughput and memory on PostgreSQL, live events on
+/// every backend), one line each.
 pub fn verdicts(report: &Report) -> Vec<String> {
     let mut lines = Vec::new();
+    for backend in &report.backends {
+        let Some(l) = &backend.live else { continue };
+        let complete = l.deliveries == l.expected_deliveries && l.sockets_closed == 0;
+        lines.push(format!(
+            "live on {}: {} of {} deliveries{}; p99 {} ms from the change with {} subscribers at {} writes/s, target < {LIVE_P99_TARGET_MS} ms: {}; {} idle sockets add {:.1} MiB, target < {IDLE_SOCKETS_TARGET_MB} MB: {}",
+            backend.backend.name(),
+            l.deliveries,
+            l.expected_deliveries,
+            if complete { "" } else { " (INCOMPLETE)" },
+            num(l.delivery_p99_ms),
+            l.plan.sockets,
+            num(l.plan.writes_per_s),
+            if l.delivery_p99_ms < LIVE_P99_TARGET_MS && complete { "met" } else { "NOT met" },
+            l.plan.sockets,
+            l.idle_sockets_extra_mib,
+            if l.idle_sockets_extra_mib * 1.048_576 < IDLE_SOCKETS_TARGET_MB { "met" } else { "NOT met" },
+        ));
+    }
+    if let Some(earlier) = &report.compared {
+        for line in &earlier.shapes {
+            let mut text = format!(
+                "{} {}: {} req/s against {} in {} ({:.2}×)",
+                line.backend.name(),
+                line.shape.name(),
+                num(line.now_rps),
+                num(line.then_rps),
+                earlier.file,
+                line.ratio
+            );
+            if line.shape == Shape::Q4 {
+                let _ = write!(
+                    text,
+                    ", target ≥ {Q4_AGAINST_EARLIER_TARGET:.2}×: {}",
+                    if line.ratio >= Q4_AGAINST_EARLIER_TARGET {
+                        "met"
+                    } else {
+                        "NOT met"
+                    }
+                );
+            }
+            lines.push(text);
+        }
+    }
     let Some(pg) = report
         .backends
         .iter()

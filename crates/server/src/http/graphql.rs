@@ -152,7 +152,7 @@ pub async fn get_or_upgrade(
         let ws = axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state)
             .await
             .map_err(|rejection| HttpError::BadRequest(rejection.body_text()))?;
-        return Ok(ws
+        return Ok(super::socket::configure(ws)
             .protocols([super::socket::PROTOCOL])
             .on_upgrade(move |socket| super::socket::serve(state, socket, header_token))
             .into_response());

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_graphql::parser::types::OperationType;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use futures_util::StreamExt;
 use profilegraph_schema::RequestCtx;
 use profilegraph_schema::events::Live;
@@ -43,6 +43,30 @@ const PING_EVERY: Duration = Duration::from_secs(15);
 /// Messages waiting to be written to one socket; a subscription whose messages don't get
 /// written waits, and falls behind its own buffer instead of growing memory.
 const OUTBOX: usize = 64;
+
+/// The read buffer of a socket. Protocol messages are small (a `subscribe` is one
+/// document; the server's messages are written, not read), and a server holds thousands
+/// of sockets: tungstenite's default of 128 KiB each would make 1,000 idle sockets cost
+/// over 100 MiB. A larger message still arrives, in several reads.
+const READ_BUFFER: usize = 4 * 1024;
+/// How much a socket buffers before it writes: nothing, each message is written (and
+/// flushed) as it is sent, so no socket holds a buffer of its own.
+const WRITE_BUFFER: usize = 0;
+/// What a socket may hold unwritten for a client that doesn't read, before sending
+/// fails and the socket closes.
+const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+/// The largest message a client may send: a `subscribe` carries one GraphQL document, as
+/// large as an HTTP request's body may be.
+const MAX_MESSAGE: usize = super::MAX_BODY;
+
+/// The upgrade with this server's socket settings.
+pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+}
 
 /// Limits on sockets, from the configuration.
 #[derive(Debug)]
