@@ -265,6 +265,33 @@ both_backends!(
     }
 );
 
+/// A socket reads with a small buffer (thousands of them stay cheap); a `subscribe`
+/// many times its size still arrives whole and runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscribe_larger_than_the_read_buffer_runs() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let d = demo(&app).await;
+    let mut socket = ready(&app.address, &app.demo_token).await;
+    // 64 KiB of comment in front of the document.
+    let padding = format!("# {}\n", "x".repeat(64 * 1024));
+    let query = format!("{padding}subscription {{ workspaceEvents {{ kind profileId }} }}");
+    subscribe(&mut socket, "big", &query, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    mutate_ok(
+        &app,
+        &app.demo_token,
+        "createNote",
+        json!({ "profileId": d.peter, "body": "Heard through a big subscribe" }),
+    )
+    .await;
+    let message = next(&mut socket).await.unwrap();
+    assert_eq!(message["id"], "big");
+    assert_eq!(
+        message["payload"]["data"]["workspaceEvents"]["kind"],
+        "NOTE_CREATED"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn closing_the_server_closes_sockets_with_1001() {
     let mut app = spawn_app(Backend::Sqlite).await.unwrap();
