@@ -123,6 +123,9 @@ pub fn old_new(old: impl Into<Value>, new: impl Into<Value>) -> Value {
 
 /// Record `new` (in this order) inside the change's transaction `txn`, as made by the
 /// actor of `db`. Returns the events as stored.
+///
+/// Call it as the change's last statement: from here to the commit the workspace's
+/// counter row is locked, and every other writer of the workspace waits.
 pub async fn record<C: ConnectionTrait>(
     txn: &C,
     db: &Db,
@@ -132,9 +135,48 @@ pub async fn record<C: ConnectionTrait>(
     if new.is_empty() {
         return Ok(Vec::new());
     }
-    let n = i64::try_from(new.len()).unwrap_or(i64::MAX);
-    // Raise the workspace's counter by n: the upsert keeps the row locked until the
-    // transaction ends, which is what orders `seq` by commit.
+    let actor = db.actor();
+    let now = crate::db::now();
+    // The seqs are filled in once the counter is raised.
+    let mut rows: Vec<events::Model> = new
+        .into_iter()
+        .map(|event| events::Model {
+            id: Uuid::now_v7(),
+            workspace_id,
+            seq: 0,
+            kind: event.kind.as_str().to_owned(),
+            profile_id: event.profile_id,
+            actor_agent_id: actor.agent_id,
+            actor_token_id: actor.token_id,
+            request_id: actor.request_id.clone(),
+            occurred_at: now,
+            changes: event.changes,
+        })
+        .collect();
+    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let last = record_in_one_statement(txn, workspace_id, n, &rows).await?;
+        number(&mut rows, last);
+    } else {
+        let last = raise(txn, workspace_id, n).await?;
+        number(&mut rows, last);
+        let active: Vec<events::ActiveModel> = rows.iter().cloned().map(Into::into).collect();
+        crate::bulk::insert_rows(txn, active).await?;
+    }
+    Ok(rows)
+}
+
+/// Number `rows`, the last of them `last`.
+fn number(rows: &mut [events::Model], last: i64) {
+    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    for (row, seq) in rows.iter_mut().zip(last - n + 1..) {
+        row.seq = seq;
+    }
+}
+
+/// Raise the workspace's counter by `n` and return its new value. The upsert keeps the
+/// row locked until the transaction ends, which is what orders `seq` by commit.
+async fn raise<C: ConnectionTrait>(txn: &C, workspace_id: Uuid, n: i64) -> Result<i64> {
     let raise = Query::insert()
         .into_table(seqs::Entity)
         .columns([seqs::Column::WorkspaceId, seqs::Column::LastSeq])
@@ -149,43 +191,77 @@ pub async fn record<C: ConnectionTrait>(
         )
         .returning_col(seqs::Column::LastSeq)
         .to_owned();
-    let last: i64 = txn
+    Ok(txn
         .query_one(&raise)
         .await?
         .ok_or_else(|| StoreError::Database(sea_orm::DbErr::RecordNotInserted))?
-        .try_get("", "last_seq")?;
-    let actor = db.actor();
-    let now = crate::db::now();
-    let rows: Vec<events::Model> = new
-        .into_iter()
-        .zip(last - n + 1..)
-        .map(|(event, seq)| events::Model {
-            id: Uuid::now_v7(),
-            workspace_id,
-            seq,
-            kind: event.kind.as_str().to_owned(),
-            profile_id: event.profile_id,
-            actor_agent_id: actor.agent_id,
-            actor_token_id: actor.token_id,
-            request_id: actor.request_id.clone(),
-            occurred_at: now,
-            changes: event.changes,
-        })
-        .collect();
-    let active: Vec<events::ActiveModel> = rows.iter().cloned().map(Into::into).collect();
-    crate::bulk::insert_rows(txn, active).await?;
-    // Other server instances learn of it from PostgreSQL, once the change commits (a
-    // NOTIFY is sent on commit only). The payload names the workspace and nothing else:
-    // every listener reads the events themselves from the table, behind the wall.
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), workspace_id.to_string().into()],
-        ))
-        .await?;
+        .try_get("", "last_seq")?)
+}
+
+/// On PostgreSQL, raising the counter, storing the events and announcing them are one
+/// statement: one round trip instead of three while the counter row is locked, which is
+/// the stretch every other writer of the workspace waits for. The NOTIFY is sent on
+/// commit only; its payload names the workspace and nothing else, so every listener
+/// reads the events themselves from the table, behind the wall.
+async fn record_in_one_statement<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    n: i64,
+    rows: &[events::Model],
+) -> Result<i64> {
+    let first = &rows[0];
+    let mut values: Vec<sea_orm::Value> = vec![
+        workspace_id.into(),
+        n.into(),
+        first.actor_agent_id.into(),
+        first.actor_token_id.into(),
+        first.request_id.clone().into(),
+        first.occurred_at.into(),
+        CHANNEL.into(),
+    ];
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (ord, row) in (1_i64..).zip(rows) {
+        let at = values.len();
+        tuples.push(format!(
+            "(${}::uuid, ${}::bigint, ${}::varchar, ${}::uuid, ${}::jsonb)",
+            at + 1,
+            at + 2,
+            at + 3,
+            at + 4,
+            at + 5
+        ));
+        values.extend([
+            row.id.into(),
+            ord.into(),
+            row.kind.clone().into(),
+            row.profile_id.into(),
+            row.changes.clone().into(),
+        ]);
     }
-    Ok(rows)
+    let sql = format!(
+        "WITH raised AS ( \
+           INSERT INTO profile_event_seqs (workspace_id, last_seq) VALUES ($1::uuid, $2::bigint) \
+           ON CONFLICT (workspace_id) DO UPDATE \
+             SET last_seq = profile_event_seqs.last_seq + EXCLUDED.last_seq \
+           RETURNING last_seq \
+         ), stored AS ( \
+           INSERT INTO profile_events \
+             (id, workspace_id, seq, kind, profile_id, actor_agent_id, actor_token_id, \
+              request_id, occurred_at, changes) \
+           SELECT e.id, $1::uuid, raised.last_seq - $2::bigint + e.ord, e.kind, e.profile_id, \
+             $3::uuid, $4::uuid, $5::varchar, $6::timestamptz, e.changes \
+           FROM raised CROSS JOIN (VALUES {}) AS e (id, ord, kind, profile_id, changes) \
+         ) \
+         SELECT raised.last_seq, pg_notify($7, $1::text) AS notified FROM raised",
+        tuples.join(", ")
+    );
+    let statement =
+        sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values);
+    Ok(txn
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| StoreError::Database(sea_orm::DbErr::RecordNotInserted))?
+        .try_get("", "last_seq")?)
 }
 
 /// The PostgreSQL channel events are announced on.
