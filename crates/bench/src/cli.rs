@@ -277,7 +277,10 @@ impl Settings {
             let sockets = options
                 .live_sockets
                 .unwrap_or(if quick { 50 } else { 1000 });
-            if sockets == 0 || !(options.live_writes_per_s > 0.0) {
+            if sockets == 0
+                || options.live_writes_per_s.is_nan()
+                || options.live_writes_per_s <= 0.0
+            {
                 return Err(crate::Error::Usage(
                     "--live-sockets and --live-writes-per-s must be positive (or use --no-live)"
                         .into(),

@@ -129,6 +129,18 @@ const COMMANDS: &[(&str, Check)] = &[
     ),
     ("cargo test -p profilegraph-bench", Check::Bench),
     (
+        "cargo build --release -p profilegraph",
+        Check::DefaultBinary,
+    ),
+    (
+        "cargo run --release -p profilegraph-bench -- --shapes q4 --no-ceiling --no-live --server-bin ../before/target/release/profilegraph --out /tmp/before/results.json",
+        Check::Bench,
+    ),
+    (
+        "cargo run --release -p profilegraph-bench -- --shapes q4 --no-ceiling --compare /tmp/before/results.json --out bench/results-events.json --chart bench/chart-events.svg",
+        Check::Bench,
+    ),
+    (
         "cd fuzz && cargo +nightly fuzz run -s none -a request -- -max_total_time=600 -dict=request.dict",
         Check::Fuzz,
     ),
