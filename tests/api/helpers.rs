@@ -256,7 +256,7 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         match self {
             Cleanup::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
+                for suffix in ["", "-wal", "-shm", ".webhook-key"] {
                     let mut file = path.clone().into_os_string();
                     file.push(suffix);
                     let _ = std::fs::remove_file(file);
