@@ -44,6 +44,6 @@ pub(crate) fn settings<'a>(ctx: &Context<'a>) -> Result<&'a WebhookSettings> {
 }
 
 /// The key, or the error that says webhooks are off here.
-pub(crate) fn key<'a>(settings: &'a WebhookSettings) -> Result<&'a SecretKey> {
+pub(crate) fn key(settings: &WebhookSettings) -> Result<&SecretKey> {
     settings.key.as_ref().ok_or(Error::WebhooksOff)
 }
