@@ -77,7 +77,6 @@ const DERIVE_EVENTS: u64 = 500;
 /// workspace), oldest first, and move the cursors. Returns how many events were read; call
 /// again while it is not 0. Runs as the server itself, across workspaces.
 pub async fn derive(db: &Db, clock: &Clock) -> Result<u64> {
-    let txn = db.begin_write().await?;
     let mut behind = Query::select()
         .column((endpoints::Entity, Asterisk))
         .from(endpoints::Entity)
@@ -93,6 +92,13 @@ pub async fn derive(db: &Db, clock: &Clock) -> Result<u64> {
         )
         .limit(DERIVE_ENDPOINTS)
         .to_owned();
+    // Nothing behind (the usual case when the worker polls): no write transaction, which
+    // on SQLite would take the database's one write lock.
+    let statement = db.conn.get_database_backend().build(&behind);
+    if db.conn.query_one_raw(statement).await?.is_none() {
+        return Ok(0);
+    }
+    let txn = db.begin_write().await?;
     // Another instance deriving for an endpoint holds its row: skip it, don't wait.
     behind.lock_with_tables_behavior(
         LockType::Update,
@@ -192,6 +198,10 @@ pub async fn claim(
         return Ok(Vec::new());
     }
     let now = clock.now();
+    // Nothing due: no write transaction (see `derive`).
+    if next_due(db).await?.is_none_or(|due| due > now) {
+        return Ok(Vec::new());
+    }
     let lease_until = after(now, limits.lease);
     let full: Vec<Uuid> = in_flight
         .iter()
