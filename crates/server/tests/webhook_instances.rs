@@ -265,19 +265,26 @@ async fn two_instances_deliver_every_event_once_at_a_time_and_survive_a_sigkill(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The receiver answers before the server records the answer: wait for the record.
     let conn = Database::connect(&url).await.unwrap();
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT COUNT(*) FILTER (WHERE status = 'DELIVERED') AS delivered, COUNT(*) AS n FROM webhook_deliveries",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let (delivered, n): (i64, i64) = (
-        row.try_get("", "delivered").unwrap(),
-        row.try_get("", "n").unwrap(),
-    );
+    let (delivered, n) = loop {
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT COUNT(*) FILTER (WHERE status = 'DELIVERED') AS delivered, COUNT(*) AS n FROM webhook_deliveries",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let counts: (i64, i64) = (
+            row.try_get("", "delivered").unwrap(),
+            row.try_get("", "n").unwrap(),
+        );
+        if counts.0 >= written || tokio::time::Instant::now() >= deadline {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let (seen_delivered, requests, overlaps) = {
         let seen = seen.lock().unwrap();
         (seen.delivered.len(), seen.requests, seen.overlaps)
