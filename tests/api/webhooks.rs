@@ -25,7 +25,7 @@ use crate::ops::{create_profile, rename_profile};
 use crate::support::{call, data, single_error, token};
 
 /// The server's key in these tests (base64 of 32 bytes).
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY: &str = crate::helpers::TEST_WEBHOOK_KEY;
 
 /// What the receiver answers to one request.
 #[derive(Debug, Clone)]
@@ -692,7 +692,7 @@ on_both!(urls_into_the_servers_own_network_are_refused);
 async fn urls_into_the_servers_own_network_are_refused(backend: Backend) {
     let clock = Clock::real();
     let Some(app) = spawn_app_with(backend, |config| {
-        config.webhook_secret_key = Some(KEY.into());
+        config.webhook_allow_private = false;
         config.webhook_timeout_secs = 1;
     })
     .await
@@ -764,5 +764,41 @@ async fn urls_into_the_servers_own_network_are_refused(backend: Backend) {
     assert!(
         receiver.received().is_empty(),
         "nothing reached the private address"
+    );
+}
+
+on_both!(a_dead_endpoint_holds_only_its_own_slots);
+async fn a_dead_endpoint_holds_only_its_own_slots(backend: Backend) {
+    // A 10 s timeout, so the dead endpoint's first attempts hang through the whole test.
+    let Some(app) = spawn_app_with(backend, |config| {
+        config.webhook_secret_key = Some(KEY.into());
+        config.webhook_allow_private = true;
+        config.webhook_timeout_secs = 10;
+    })
+    .await
+    else {
+        return;
+    };
+    let dead = Receiver::start(vec![Reply::Hang; 100]).await;
+    register(&app, &dead.url(), json!([])).await;
+    let fast = Receiver::start(vec![]).await;
+    register(&app, &fast.url(), json!([])).await;
+    let started = tokio::time::Instant::now();
+    for i in 0..20 {
+        create_profile(&app, &format!("Customer {i}"), &[]).await;
+    }
+    // Every one reaches the fast endpoint while the dead one's attempts hang.
+    fast.wait_for(20).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "the fast endpoint waited: {took:?}"
+    );
+    dead.wait_for(8).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        dead.received().len(),
+        8,
+        "at most --webhook-max-in-flight-per-endpoint (8) attempts at once to one endpoint"
     );
 }

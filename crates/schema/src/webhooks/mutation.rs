@@ -127,8 +127,8 @@ impl WebhookMutation {
         })
     }
 
-    /// Change an endpoint: its URL, kinds, description, or whether it is on. Needs the
-    /// `admin` scope.
+    /// Change an endpoint: its URL, kinds, description, or whether it is on.
+    /// Needs the `admin` scope.
     async fn update_webhook_endpoint(
         &self,
         ctx: &Context<'_>,
@@ -167,8 +167,8 @@ impl WebhookMutation {
         })
     }
 
-    /// Delete an endpoint with its deliveries; nothing more is sent to it. Needs the
-    /// `admin` scope.
+    /// Delete an endpoint with its deliveries; nothing more is sent to it.
+    /// Needs the `admin` scope.
     async fn delete_webhook_endpoint(
         &self,
         ctx: &Context<'_>,
