@@ -12,6 +12,7 @@ mod m20261122_000003_search;
 mod m20261122_000004_idempotency;
 pub mod m20261122_000005_row_security;
 mod m20261202_000006_profile_events;
+mod m20261202_000007_webhooks;
 mod util;
 
 /// Every migration, in order.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_idempotency::Migration),
             Box::new(m20261122_000005_row_security::Migration),
             Box::new(m20261202_000006_profile_events::Migration),
+            Box::new(m20261202_000007_webhooks::Migration),
         ]
     }
 }

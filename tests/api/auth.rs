@@ -14,21 +14,27 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::TestApp;
 use crate::support::{
-    Demo, call, data, demo, mutate, mutate_ok, mutation_descriptions, single_error, snapshot, token,
+    Demo, Hooks, call, data, demo, hooks, mutate, mutate_ok, mutation_descriptions, single_error,
+    snapshot, token,
 };
 
 /// The mutations that need the `admin` scope.
-const ADMIN_MUTATIONS: [&str; 5] = [
+const ADMIN_MUTATIONS: [&str; 10] = [
     "createChannel",
     "updateChannel",
     "createCustomField",
     "updateCustomField",
     "archiveCustomField",
+    "createWebhookEndpoint",
+    "updateWebhookEndpoint",
+    "rotateWebhookSecret",
+    "redeliverWebhook",
+    "deleteWebhookEndpoint",
 ];
 
 /// A valid call of every mutation on the demo data, in an order in which all of them
 /// succeed one after the other.
-fn every_mutation(demo: &Demo) -> Vec<(&'static str, Value)> {
+fn every_mutation(demo: &Demo, hooks: &Hooks) -> Vec<(&'static str, Value)> {
     let peter = &demo.peter;
     let plan = &demo.fields["plan"];
     vec![
@@ -82,6 +88,17 @@ fn every_mutation(demo: &Demo) -> Vec<(&'static str, Value)> {
         ),
         ("updateCustomField", json!({ "id": plan, "label": "Tier" })),
         ("archiveCustomField", json!({ "id": plan })),
+        (
+            "createWebhookEndpoint",
+            json!({ "url": "http://127.0.0.1:9/other", "kinds": ["NOTE_CREATED"] }),
+        ),
+        (
+            "updateWebhookEndpoint",
+            json!({ "id": hooks.endpoint, "description": "CRM" }),
+        ),
+        ("rotateWebhookSecret", json!({ "id": hooks.endpoint })),
+        ("redeliverWebhook", json!({ "deliveryId": hooks.delivery })),
+        ("deleteWebhookEndpoint", json!({ "id": hooks.endpoint })),
     ]
 }
 
@@ -207,7 +224,8 @@ both_backends!(
     a_read_token_can_query_but_not_change_anything,
     |app: TestApp| async move {
         let demo = demo(&app).await;
-        let calls = every_mutation(&demo);
+        let hooks = hooks(&app, &app.demo_token, &demo.peter).await;
+        let calls = every_mutation(&demo, &hooks);
         check_mutation_coverage(&app, &calls).await;
         let read = token(&app, demo.workspace_id, Some(demo.agent_id), "read").await;
         assert_eq!(scopes_of(&app, &read).await, json!(["read"]));
@@ -240,7 +258,8 @@ both_backends!(
     a_write_token_cannot_run_admin_mutations,
     |app: TestApp| async move {
         let demo = demo(&app).await;
-        let calls = every_mutation(&demo);
+        let hooks = hooks(&app, &app.demo_token, &demo.peter).await;
+        let calls = every_mutation(&demo, &hooks);
         check_mutation_coverage(&app, &calls).await;
         let write = token(&app, demo.workspace_id, Some(demo.agent_id), "write").await;
         assert_eq!(scopes_of(&app, &write).await, json!(["write"]));
@@ -264,7 +283,8 @@ both_backends!(
     an_admin_token_can_run_every_mutation,
     |app: TestApp| async move {
         let demo = demo(&app).await;
-        let calls = every_mutation(&demo);
+        let hooks = hooks(&app, &app.demo_token, &demo.peter).await;
+        let calls = every_mutation(&demo, &hooks);
         check_mutation_coverage(&app, &calls).await;
         let admin = token(&app, demo.workspace_id, Some(demo.agent_id), "admin").await;
         assert_eq!(scopes_of(&app, &admin).await, json!(["admin"]));

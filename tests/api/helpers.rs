@@ -23,6 +23,9 @@ use uuid::Uuid;
 /// database there. Unset: the PostgreSQL variants of the tests are skipped.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
 
+/// The key the test servers encrypt webhook secrets with (base64 of 32 bytes).
+pub const TEST_WEBHOOK_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -126,6 +129,10 @@ pub async fn spawn_app_custom(
     // Started like `serve` does it, but on a random port and with the demo seeded.
     let mut config = Config::for_database(db_url.clone());
     config.no_demo = false;
+    // Webhooks on, on both backends, with endpoints on loopback allowed: the tests'
+    // receivers listen there (the SSRF rules are tested with this turned off).
+    config.webhook_secret_key = Some(TEST_WEBHOOK_KEY.to_owned());
+    config.webhook_allow_private = true;
     configure(&mut config);
     let seeds_demo = !config.no_demo && !config.production;
     let mut prepared = app::prepare(&config)
@@ -256,7 +263,7 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         match self {
             Cleanup::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
+                for suffix in ["", "-wal", "-shm", ".webhook-key"] {
                     let mut file = path.clone().into_os_string();
                     file.push(suffix);
                     let _ = std::fs::remove_file(file);

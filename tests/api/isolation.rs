@@ -30,6 +30,8 @@ struct Other {
     note: String,
     moment: String,
     event: String,
+    /// Its webhook endpoint and a delivery (not nodes: `node` doesn't show them).
+    hooks: crate::support::Hooks,
 }
 
 impl Other {
@@ -132,8 +134,10 @@ async fn other_workspace(app: &TestApp) -> Other {
         .as_str()
         .expect("B has events")
         .to_owned();
+    let hooks = crate::support::hooks(app, &token, &profile).await;
     Other {
         token,
+        hooks,
         workspace: gid(NodeKind::Workspace, ws.id),
         agent: gid(NodeKind::Agent, agent_id),
         channel,
@@ -461,6 +465,32 @@ fn probes(a: &Demo, b: &Other) -> Vec<Probe> {
         "Mutation.archiveCustomField(input.id)",
         &b.field,
         |id| json!({ "id": id }),
+    ));
+    probes.push(query(
+        "Query.webhookEndpoint(id)",
+        &b.hooks.endpoint,
+        "query($id: ID!) { webhookEndpoint(id: $id) { id url } }",
+        |id| json!({ "id": id }),
+    ));
+    probes.push(mutation(
+        "Mutation.updateWebhookEndpoint(input.id)",
+        &b.hooks.endpoint,
+        |id| json!({ "id": id, "enabled": false, "url": "http://127.0.0.1:9/stolen" }),
+    ));
+    probes.push(mutation(
+        "Mutation.rotateWebhookSecret(input.id)",
+        &b.hooks.endpoint,
+        |id| json!({ "id": id }),
+    ));
+    probes.push(mutation(
+        "Mutation.deleteWebhookEndpoint(input.id)",
+        &b.hooks.endpoint,
+        |id| json!({ "id": id }),
+    ));
+    probes.push(mutation(
+        "Mutation.redeliverWebhook(input.deliveryId)",
+        &b.hooks.delivery,
+        |id| json!({ "deliveryId": id }),
     ));
     probes
 }

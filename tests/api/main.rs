@@ -28,6 +28,7 @@ mod notes;
 mod panics;
 mod row_security;
 mod schema_sdl;
+mod webhooks;
 
 // The GraphQL operations the workflow tests below share.
 mod ops;

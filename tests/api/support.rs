@@ -127,6 +127,11 @@ fn payload_selection(mutation: &str) -> &'static str {
             "{ customField { id key label type options required position archived \
              rules { minLength maxLength pattern min max } } }"
         }
+        "createWebhookEndpoint" | "updateWebhookEndpoint" | "rotateWebhookSecret" => {
+            "{ endpoint { id url enabled } secret }"
+        }
+        "deleteWebhookEndpoint" => "{ deletedId }",
+        "redeliverWebhook" => "{ delivery { id status } }",
         other => panic!("no payload selection for mutation `{other}`; add one"),
     }
 }
@@ -324,4 +329,57 @@ pub async fn snapshot(conn: &DatabaseConnection) -> Value {
         "notes": rows!(conn, notes),
         "contact_moments": rows!(conn, contact_moments),
     })
+}
+
+/// A webhook endpoint of the token's workspace (on a loopback port nobody listens on) and
+/// one delivery of it: the ids the webhook mutations take.
+pub struct Hooks {
+    /// The endpoint.
+    pub endpoint: String,
+    /// A delivery of it.
+    pub delivery: String,
+}
+
+/// Register an endpoint as `token` and make one delivery for it (the event of a note on
+/// `profile`).
+pub async fn hooks(app: &TestApp, token: &str, profile: &str) -> Hooks {
+    let created = mutate_ok(
+        app,
+        token,
+        "createWebhookEndpoint",
+        json!({ "url": "http://127.0.0.1:9/hook" }),
+    )
+    .await;
+    let endpoint = created["endpoint"]["id"].as_str().unwrap().to_owned();
+    mutate_ok(
+        app,
+        token,
+        "createNote",
+        json!({ "profileId": profile, "body": "For the webhook" }),
+    )
+    .await;
+    // The worker makes the delivery within moments; deriving here too makes it sooner
+    // (the two never make it twice).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let delivery = loop {
+        profilegraph_store::webhooks::deliveries::derive(
+            &app.db,
+            &profilegraph_store::webhooks::Clock::real(),
+        )
+        .await
+        .unwrap();
+        let d = data(
+            app,
+            token,
+            "query($id: ID!) { webhookEndpoint(id: $id) { deliveries(first: 1) { nodes { id } } } }",
+            json!({ "id": endpoint }),
+        )
+        .await;
+        if let Some(id) = d["webhookEndpoint"]["deliveries"]["nodes"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no delivery: {d:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    Hooks { endpoint, delivery }
 }

@@ -14,4 +14,7 @@ pub mod profile_event_seqs;
 pub mod profile_events;
 pub mod profile_field_values;
 pub mod profiles;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 pub mod workspaces;

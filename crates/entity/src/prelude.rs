@@ -12,4 +12,7 @@ pub use super::profile_event_seqs::Entity as ProfileEventSeqs;
 pub use super::profile_events::Entity as ProfileEvents;
 pub use super::profile_field_values::Entity as ProfileFieldValues;
 pub use super::profiles::Entity as Profiles;
+pub use super::webhook_attempts::Entity as WebhookAttempts;
+pub use super::webhook_deliveries::Entity as WebhookDeliveries;
+pub use super::webhook_endpoints::Entity as WebhookEndpoints;
 pub use super::workspaces::Entity as Workspaces;

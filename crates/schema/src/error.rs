@@ -106,6 +106,12 @@ pub enum Error {
     /// The request's execution panicked.
     #[error("internal error")]
     Panicked,
+    /// This server was started without a webhook secret key, so it can't keep signing
+    /// secrets.
+    #[error(
+        "webhooks are off on this server: start it with --webhook-secret-key (PROFILEGRAPH_WEBHOOK_SECRET_KEY)"
+    )]
+    WebhooksOff,
     /// A live subscriber fell behind the events of its workspace.
     #[error("this subscription fell behind; catch up with `events(after:)` from seq {last_seq}")]
     SlowSubscriber {
@@ -134,7 +140,7 @@ impl Error {
             Error::Store(err) => code_of(err),
             Error::Loader(err) => code_of(err),
             Error::NoRequestContext | Error::Panicked => ErrorCode::Internal,
-            Error::SlowSubscriber { .. } => ErrorCode::ServiceUnavailable,
+            Error::SlowSubscriber { .. } | Error::WebhooksOff => ErrorCode::ServiceUnavailable,
         }
     }
 
@@ -143,9 +149,10 @@ impl Error {
         match self {
             Error::Store(err) => err.detail(),
             Error::Loader(err) => err.detail(),
-            Error::NoRequestContext | Error::Panicked | Error::SlowSubscriber { .. } => {
-                String::new()
-            }
+            Error::NoRequestContext
+            | Error::Panicked
+            | Error::SlowSubscriber { .. }
+            | Error::WebhooksOff => String::new(),
         }
     }
 }

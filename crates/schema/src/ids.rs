@@ -22,10 +22,12 @@ pub enum NodeKind {
     Note,
     ContactMoment,
     ProfileEvent,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 9] = [
+    const ALL: [NodeKind; 11] = [
         NodeKind::Workspace,
         NodeKind::Agent,
         NodeKind::Channel,
@@ -35,6 +37,8 @@ impl NodeKind {
         NodeKind::Note,
         NodeKind::ContactMoment,
         NodeKind::ProfileEvent,
+        NodeKind::WebhookEndpoint,
+        NodeKind::WebhookDelivery,
     ];
 
     /// The GraphQL type name, which is also the tag inside the id.
@@ -49,6 +53,8 @@ impl NodeKind {
             NodeKind::Note => "Note",
             NodeKind::ContactMoment => "ContactMoment",
             NodeKind::ProfileEvent => "ProfileEvent",
+            NodeKind::WebhookEndpoint => "WebhookEndpoint",
+            NodeKind::WebhookDelivery => "WebhookDelivery",
         }
     }
 }

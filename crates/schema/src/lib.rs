@@ -22,6 +22,7 @@ pub mod notes;
 pub mod pagination;
 pub mod profiles;
 pub mod scalars;
+pub mod webhooks;
 pub mod workspace;
 
 use async_graphql::{MergedObject, Request, Response, Schema, SchemaBuilder};
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     moments::MomentQuery,
     fields::FieldQuery,
     events::EventQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Every mutation, merged from the capabilities. Each takes one `input` and returns a
@@ -55,6 +57,7 @@ pub struct MutationRoot(
     moments::MomentMutation,
     channels::ChannelMutation,
     fields::FieldMutation,
+    webhooks::WebhookMutation,
 );
 
 /// The schema type the server executes.

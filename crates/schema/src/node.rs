@@ -87,6 +87,9 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         NodeKind::ProfileEvent => loaders::one(ctx, EventId(uuid))
             .await?
             .map(|m| Node::ProfileEvent(ProfileEvent(m))),
+        // Webhook endpoints and deliveries are the admin's, read through
+        // `webhookEndpoint(id)`; `node` answers every scope, so it doesn't show them.
+        NodeKind::WebhookEndpoint | NodeKind::WebhookDelivery => None,
     })
 }
 

@@ -51,6 +51,20 @@ pub fn schema(config: &Config) -> AppSchema {
     schema_builder(config).finish()
 }
 
+/// [`schema`] with the webhook settings the server runs with.
+fn schema_with_webhooks(
+    config: &Config,
+    key: Option<profilegraph_store::webhooks::SecretKey>,
+) -> AppSchema {
+    schema_builder(config)
+        .data(profilegraph_schema::webhooks::WebhookSettings {
+            key,
+            clock: config.webhook_clock.clone(),
+            allow_private: config.webhook_allow_private,
+        })
+        .finish()
+}
+
 /// The schema's builder with every limit and extension of [`schema`] set, for a caller
 /// that adds to it (the tests add an extension that panics, to prove a panic stays
 /// inside its request).
@@ -69,7 +83,8 @@ pub fn schema_builder(config: &Config) -> SchemaBuilder<QueryRoot, MutationRoot,
         .data(Arc::new(RateLimiter::new(
             config.rate_limit_per_token,
             config.rate_limit_per_workspace,
-        )));
+        )))
+        .data(profilegraph_schema::webhooks::WebhookSettings::off());
     if config.production {
         // "Did you mean …?" hints map the schema out for someone probing it.
         builder = builder.disable_suggestions();
@@ -105,6 +120,22 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     if !database::is_sqlite(&config.database_url) {
         crate::live::listen::spawn(config.database_url.clone(), hub.clone());
     }
+    let webhook_key = crate::webhooks::load_key(config)?;
+    if let Some(key) = &webhook_key {
+        crate::webhooks::spawn(
+            db.clone(),
+            crate::webhooks::worker::WorkerSettings {
+                key: key.clone(),
+                clock: config.webhook_clock.clone(),
+                timeout: std::time::Duration::from_secs(config.webhook_timeout_secs.max(1)),
+                allow_private: config.webhook_allow_private,
+                max_in_flight: config.webhook_max_in_flight.max(1),
+                max_in_flight_per_endpoint: config.webhook_max_in_flight_per_endpoint.max(1),
+            },
+            hub.committed(),
+        )
+        .map_err(|e| Error::Usage(format!("cannot start the webhook worker: {e}")))?;
+    }
     let sockets = Arc::new(crate::http::socket::SocketLimits::new(
         std::time::Duration::from_secs(config.ws_init_timeout_secs.max(1)),
         config.ws_max_subscriptions.max(1),
@@ -116,7 +147,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         hub,
         sockets,
         shutdown: tokio_util::sync::CancellationToken::new(),
-        schema: schema(config),
+        schema: schema_with_webhooks(config, webhook_key),
         workers: Workers::start(config, db.clone(), workers).await?,
         tokens: Arc::new(profilegraph_store::tokens::TokenCache::new(
             std::time::Duration::from_secs(config.token_cache_seconds),

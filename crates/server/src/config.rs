@@ -190,6 +190,63 @@ pub struct Config {
         global = true
     )]
     pub db_acquire_timeout_secs: u64,
+
+    /// The key that encrypts the webhook signing secrets in the database: base64 of 32
+    /// random bytes (`openssl rand -base64 32`). Give every instance on one database the
+    /// same key, and keep it out of the database's backups. Without it, on SQLite the
+    /// server makes one on first start and keeps it beside the database file
+    /// (`<file>.webhook-key`); on PostgreSQL webhooks are off.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_WEBHOOK_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub webhook_secret_key: Option<String>,
+
+    /// Allow webhook endpoints on `http://` URLs and on loopback, private and link-local
+    /// addresses. For development and tests only: with it, anyone with an admin token can
+    /// make the server call into its own network.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_WEBHOOK_ALLOW_PRIVATE",
+        global = true,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub webhook_allow_private: bool,
+
+    /// Seconds a webhook receiver has to answer an attempt (then it is retried).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_WEBHOOK_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub webhook_timeout_secs: u64,
+
+    /// Webhook attempts this server has in flight at once, over all endpoints.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_WEBHOOK_MAX_IN_FLIGHT",
+        default_value_t = 64,
+        global = true
+    )]
+    pub webhook_max_in_flight: usize,
+
+    /// Webhook attempts this server has in flight at once to one endpoint, so that a slow
+    /// endpoint never holds up the others.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT",
+        default_value_t = 8,
+        global = true
+    )]
+    pub webhook_max_in_flight_per_endpoint: usize,
+
+    /// The clock webhook deliveries are scheduled by: the real one, or one a test moves.
+    #[arg(skip)]
+    pub webhook_clock: profilegraph_store::webhooks::Clock,
 }
 
 impl Config {
@@ -223,6 +280,12 @@ impl Config {
             ws_init_timeout_secs: 3,
             ws_max_subscriptions: 100,
             ws_max_connections_per_token: 1_000,
+            webhook_secret_key: None,
+            webhook_allow_private: false,
+            webhook_timeout_secs: 10,
+            webhook_max_in_flight: 64,
+            webhook_max_in_flight_per_endpoint: 8,
+            webhook_clock: profilegraph_store::webhooks::Clock::real(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod retention;
 pub mod seed;
 pub mod shapes;
 pub mod telemetry;
+pub mod webhooks;
 pub mod workers;
 
 pub use config::Config;

@@ -50,7 +50,7 @@ impl Files {
 
 impl Drop for Files {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", ".webhook-key"] {
             let mut file = self.db.clone().into_os_string();
             file.push(suffix);
             let _ = std::fs::remove_file(file);

@@ -1,5 +1,5 @@
 //! The profilegraph domain: every rule about profiles, contacts, channels, custom fields,
-//! notes, contact moments, workspaces and tokens, and the SQL behind it, on SeaORM.
+//! notes, contact moments, workspaces, tokens and webhooks, and the SQL behind it, on SeaORM.
 //!
 //! Each capability is one module, and each rule lives in exactly one place: every change
 //! to the data goes through a function here (the GraphQL schema, the CLI, the demo and
@@ -29,6 +29,7 @@ pub mod stats;
 pub mod text;
 pub mod tokens;
 pub mod viewer;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use db::{Actor, Db, now};

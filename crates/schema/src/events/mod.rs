@@ -9,6 +9,7 @@ mod types;
 
 pub use query::EventQuery;
 pub use subscription::{EventSource, Live, SubscriptionRoot};
+pub(crate) use types::global_ids;
 pub use types::{ProfileEvent, ProfileEventConnection, ProfileEventKind};
 
 use async_graphql::Context;

@@ -116,7 +116,7 @@ impl ProfileEvent {
 }
 
 /// The stored changes with their row ids turned into the global ids clients use.
-fn global_ids(mut changes: Value) -> Value {
+pub(crate) fn global_ids(mut changes: Value) -> Value {
     if let Some(object) = changes.as_object_mut() {
         for (key, kind) in [
             ("contactId", NodeKind::Contact),

@@ -37,6 +37,8 @@ struct Channel {
 pub struct Hub {
     db: Db,
     channels: Mutex<HashMap<Uuid, Arc<Channel>>>,
+    /// Told of every poke, for the webhook worker, which serves every workspace.
+    committed: Arc<tokio::sync::Notify>,
 }
 
 impl Hub {
@@ -45,6 +47,7 @@ impl Hub {
         Arc::new(Hub {
             db,
             channels: Mutex::new(HashMap::new()),
+            committed: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -54,6 +57,11 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&workspace_id)
             .cloned()
+    }
+
+    /// Notified whenever a workspace may have new events (any workspace).
+    pub fn committed(&self) -> Arc<tokio::sync::Notify> {
+        self.committed.clone()
     }
 
     /// The workspaces that have subscribers here.
@@ -69,6 +77,7 @@ impl Hub {
     /// Deliver the workspace's events committed since the last delivery, if anyone here
     /// listens to it. Safe to call often and from anywhere: each event goes out once.
     pub async fn poke(&self, workspace_id: Uuid) {
+        self.committed.notify_one();
         let Some(channel) = self.channel(workspace_id) else {
             return;
         };
