@@ -106,6 +106,15 @@ pub struct Options {
     #[arg(long)]
     pub no_live: bool,
 
+    /// Notes written in each webhook burst (a backlog written by 8 clients, delivered to
+    /// every endpoint). Default 2000 (200 with --quick).
+    #[arg(long)]
+    pub webhook_burst_events: Option<usize>,
+
+    /// Skip the webhook runs (deliveries per second, delay to the first attempt).
+    #[arg(long)]
+    pub no_webhooks: bool,
+
     /// An earlier results file (e.g. of another `--server-bin`) to compare this run's
     /// throughput with, shape by shape; the verdicts then judge the event log's cost on
     /// writes (Q4 at least 85% of the earlier run).
@@ -248,6 +257,8 @@ pub struct Settings {
     pub analyze: bool,
     /// The live run, unless skipped.
     pub live: Option<crate::live::Plan>,
+    /// The webhook runs, unless skipped.
+    pub webhooks: Option<crate::hooks::Plan>,
 }
 
 impl Settings {
@@ -272,7 +283,19 @@ impl Settings {
             db_max_connections: options.db_max_connections,
             analyze: !options.no_analyze,
             live: None,
+            webhooks: None,
         };
+        if !options.no_webhooks {
+            settings.webhooks = Some(crate::hooks::Plan {
+                burst_events: options
+                    .webhook_burst_events
+                    .unwrap_or(if quick { 200 } else { 2000 })
+                    .max(1),
+                burst_endpoints: vec![1, 10],
+                paced_per_s: 20.0,
+                duration_s: settings.duration_s,
+            });
+        }
         if !options.no_live {
             let sockets = options
                 .live_sockets

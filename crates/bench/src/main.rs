@@ -12,6 +12,7 @@ mod cli;
 mod cpu;
 mod database;
 mod error;
+mod hooks;
 mod http;
 mod inputs;
 mod live;
@@ -193,7 +194,7 @@ async fn measure(
         backend.name(),
         std::process::id()
     ));
-    let mut server = Server::start(bin, &fresh.url, settings.db_max_connections, log)?;
+    let mut server = Server::start(bin, &fresh.url, settings.db_max_connections, log, &[])?;
     server.wait_ready(http, Duration::from_secs(60)).await?;
     eprintln!(
         "== {}: server pid {} on {} (log: {})",
@@ -275,6 +276,12 @@ async fn measure(
         }
         None => None,
     };
+    let webhooks = match &settings.webhooks {
+        Some(plan) => {
+            Some(webhook_runs(fresh, settings, bin, http, &token, &inputs, plan, ticks).await?)
+        }
+        None => None,
+    };
     pool.close().await?;
     Ok(BackendReport {
         backend,
@@ -284,6 +291,7 @@ async fn measure(
         memory,
         shapes,
         live,
+        webhooks,
     })
 }
 
@@ -306,7 +314,7 @@ async fn live_run(
         backend.name(),
         std::process::id()
     ));
-    let mut server = Server::start(bin, &fresh.url, settings.db_max_connections, log)?;
+    let mut server = Server::start(bin, &fresh.url, settings.db_max_connections, log, &[])?;
     server.wait_ready(http, Duration::from_secs(60)).await?;
     eprintln!(
         "== {}: live run, {} sockets, {} writes/s, on a fresh server (pid {})",
@@ -331,6 +339,67 @@ async fn live_run(
     drop(server);
     let _ = std::fs::remove_file(log);
     Ok(report)
+}
+
+/// The webhook runs, each on a server of its own (webhooks on, loopback allowed).
+#[allow(clippy::too_many_arguments)]
+async fn webhook_runs(
+    fresh: &database::Fresh,
+    settings: &Settings,
+    bin: &Path,
+    http: &reqwest::Client,
+    token: &str,
+    inputs: &Inputs,
+    plan: &hooks::Plan,
+    ticks: f64,
+) -> Result<Vec<hooks::HooksRun>> {
+    let backend = fresh.backend;
+    let paced_events = (plan.paced_per_s * plan.duration_s).round().max(1.0) as usize;
+    let mut runs_to_do = vec![(1, paced_events, Some(plan.paced_per_s))];
+    runs_to_do.extend(
+        plan.burst_endpoints
+            .iter()
+            .map(|&n| (n, plan.burst_events, None)),
+    );
+    let mut runs = Vec::new();
+    for (endpoints, events, per_s) in runs_to_do {
+        let log = std::env::temp_dir().join(format!(
+            "profilegraph-bench-{}-webhooks-{}.log",
+            backend.name(),
+            std::process::id()
+        ));
+        let env = hooks::server_env();
+        let mut server = Server::start(bin, &fresh.url, settings.db_max_connections, log, &env)?;
+        server.wait_ready(http, Duration::from_secs(60)).await?;
+        let run = hooks::run(
+            &server,
+            http,
+            token,
+            &inputs.profiles,
+            endpoints,
+            events,
+            per_s,
+            ticks,
+        )
+        .await?;
+        eprintln!(
+            "{} webhooks {} to {} endpoint(s): {} of {} delivered ({} repeats), {:.0}/s, from the change p50 {:.1} ms, p99 {:.1} ms",
+            backend.name(),
+            run.kind,
+            run.endpoints,
+            run.delivered,
+            run.expected,
+            run.repeats,
+            run.deliveries_per_s,
+            run.delay_p50_ms,
+            run.delay_p99_ms
+        );
+        runs.push(run);
+        let log = server.log.clone();
+        drop(server);
+        let _ = std::fs::remove_file(log);
+    }
+    Ok(runs)
 }
 
 fn progress(backend: Backend, shape: Shape, path: &str, run: usize, runs: usize, r: &load::Run) {

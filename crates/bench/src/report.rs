@@ -30,6 +30,10 @@ pub const LIVE_P99_TARGET_MS: f64 = 100.0;
 pub const IDLE_SOCKETS_TARGET_MB: f64 = 50.0;
 /// The event log's cost on writes: Q4 at least this fraction of the compared results.
 pub const Q4_AGAINST_EARLIER_TARGET: f64 = 0.85;
+/// Webhooks: deliveries per second to a fast receiver.
+pub const WEBHOOK_RATE_TARGET: f64 = 500.0;
+/// Webhooks: p99 from a change to its first attempt, ms.
+pub const WEBHOOK_P99_TARGET_MS: f64 = 1000.0;
 
 /// The whole result file.
 #[derive(Debug, Serialize)]
@@ -215,6 +219,8 @@ pub struct BackendReport {
     pub shapes: Vec<ShapeReport>,
     /// The live run (subscriptions), unless skipped.
     pub live: Option<crate::live::LiveReport>,
+    /// The webhook runs, unless skipped.
+    pub webhooks: Option<Vec<crate::hooks::HooksRun>>,
 }
 
 /// One shape on one backend.
@@ -474,6 +480,35 @@ pub fn table(report: &Report) -> String {
             );
         }
     }
+    let hooks: Vec<_> = report
+        .backends
+        .iter()
+        .flat_map(|b| b.webhooks.iter().flatten().map(move |r| (b.backend, r)))
+        .collect();
+    if !hooks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| backend | webhooks | endpoints | events | delivered (repeats) | deliveries/s | from the change to delivery, ms: p50 / p99 | server CPU ms / delivery |"
+        );
+        let _ = writeln!(out, "|---|---|--:|--:|--:|--:|--:|--:|");
+        for (backend, r) in hooks {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} of {} ({}) | {} | {} / {} | {} |",
+                backend.name(),
+                r.kind,
+                r.endpoints,
+                r.events,
+                r.delivered,
+                r.expected,
+                r.repeats,
+                num(r.deliveries_per_s),
+                num(r.delay_p50_ms),
+                num(r.delay_p99_ms),
+                num(r.server_cpu_ms_per_delivery),
+            );
+        }
+    }
     for backend in &report.backends {
         if let Some(memory) = backend.memory {
             let _ = writeln!(
@@ -509,6 +544,32 @@ pub fn verdicts(report: &Report) -> Vec<String> {
             l.idle_sockets_extra_mib,
             if l.idle_sockets_extra_mib * 1.048_576 < IDLE_SOCKETS_TARGET_MB { "met" } else { "NOT met" },
         ));
+    }
+    for backend in &report.backends {
+        for r in backend.webhooks.iter().flatten() {
+            let verdict = |met: bool| {
+                if met && r.delivered == r.expected {
+                    "met"
+                } else {
+                    "NOT met"
+                }
+            };
+            lines.push(match r.kind {
+                "paced" => format!(
+                    "webhooks on {}: p99 {} ms from the change to delivery, target < {WEBHOOK_P99_TARGET_MS} ms: {}",
+                    backend.backend.name(),
+                    num(r.delay_p99_ms),
+                    verdict(r.delay_p99_ms < WEBHOOK_P99_TARGET_MS)
+                ),
+                _ => format!(
+                    "webhooks on {}: {} deliveries/s to {} endpoint(s), target ≥ {WEBHOOK_RATE_TARGET}: {}",
+                    backend.backend.name(),
+                    num(r.deliveries_per_s),
+                    r.endpoints,
+                    verdict(r.deliveries_per_s >= WEBHOOK_RATE_TARGET)
+                ),
+            });
+        }
     }
     if let Some(earlier) = &report.compared {
         for line in &earlier.shapes {

@@ -124,6 +124,7 @@ impl Server {
         database_url: &str,
         max_connections: u32,
         log: PathBuf,
+        env: &[(&str, String)],
     ) -> Result<Self> {
         let port = free_port()?;
         let stderr = std::fs::File::create(&log)
@@ -142,6 +143,7 @@ impl Server {
                 "PROFILEGRAPH_DB_MAX_CONNECTIONS",
                 max_connections.to_string(),
             )
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
