@@ -292,7 +292,10 @@ async fn signed_events_reach_the_receiver(backend: Backend) {
 
     let profile = create_profile(&app, "Ada Lovelace", &[]).await;
     rename_profile(&app, &profile["id"], "Ada King", None).await;
-    let got = receiver.wait_for(2).await;
+    let mut got = receiver.wait_for(2).await;
+    // An endpoint gets several deliveries at once, so they may arrive in any order: a
+    // receiver orders by `seq`.
+    got.sort_by_key(|r| r.json()["data"]["seq"].as_i64());
     let bodies: Vec<Value> = got.iter().map(Received::json).collect();
     let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["profile.created", "profile.renamed"]);
