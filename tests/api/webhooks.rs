@@ -805,3 +805,116 @@ async fn a_dead_endpoint_holds_only_its_own_slots(backend: Backend) {
         "at most --webhook-max-in-flight-per-endpoint (8) attempts at once to one endpoint"
     );
 }
+
+/// The endpoint as the API shows it.
+async fn endpoint_now(app: &TestApp, endpoint: &str) -> Value {
+    let d = data(
+        app,
+        &app.demo_token,
+        &format!("query($id: ID!) {{ webhookEndpoint(id: $id) {{ {ENDPOINT} }} }}"),
+        json!({ "id": endpoint }),
+    )
+    .await;
+    d["webhookEndpoint"].clone()
+}
+
+/// Wait until the receiver's delivery count for the endpoint has `n` attempts in all.
+async fn wait_attempts(app: &TestApp, endpoint: &str, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let all = deliveries(app, endpoint).await;
+        let made: usize = all
+            .iter()
+            .map(|d| d["attempts"].as_array().map_or(0, Vec::len))
+            .sum();
+        if made >= n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{made} of {n} attempts: {all:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+on_both!(an_endpoint_that_only_fails_for_five_days_is_disabled);
+async fn an_endpoint_that_only_fails_for_five_days_is_disabled(backend: Backend) {
+    let clock = Clock::real();
+    let Some(app) = spawn(backend, &clock).await else {
+        return;
+    };
+    // 404 fails a delivery at once: each event below is one attempt, and nothing retries
+    // behind the test's back.
+    let receiver = Receiver::start(vec![Reply::Status(404); 10]).await;
+    let (endpoint, _) = register(&app, &receiver.url(), json!([])).await;
+    let profile = create_profile(&app, "Katherine Johnson", &[]).await;
+    wait_attempts(&app, &endpoint, 1).await;
+    let first = endpoint_now(&app, &endpoint).await;
+    let since = first["failingSince"].clone();
+    assert!(since.is_string(), "the streak starts: {first:#}");
+    assert_eq!(first["enabled"], true);
+
+    // Four days of failures later: still on, and the streak still counts from the first.
+    clock.advance(Duration::from_secs(4 * 24 * 3600));
+    rename_profile(&app, &profile["id"], "Katherine G. Johnson", None).await;
+    wait_attempts(&app, &endpoint, 2).await;
+    let later = endpoint_now(&app, &endpoint).await;
+    assert_eq!(later["enabled"], true, "{later:#}");
+    assert_eq!(later["failingSince"], since);
+
+    // Past five days with not one success: disabled, and the reason says why.
+    clock.advance(Duration::from_secs(24 * 3600 + 60));
+    rename_profile(&app, &profile["id"], "Katherine Coleman Johnson", None).await;
+    wait_attempts(&app, &endpoint, 3).await;
+    let off = endpoint_now(&app, &endpoint).await;
+    assert_eq!(off["enabled"], false, "{off:#}");
+    let reason = off["disabledReason"].as_str().unwrap();
+    assert!(
+        reason.contains("every attempt failed for 5 days"),
+        "{reason}"
+    );
+
+    // Disabled: the next change is not sent.
+    rename_profile(&app, &profile["id"], "K. Johnson", None).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        receiver.received().len(),
+        3,
+        "a disabled endpoint gets nothing"
+    );
+}
+
+on_both!(a_success_ends_the_failing_streak);
+async fn a_success_ends_the_failing_streak(backend: Backend) {
+    let clock = Clock::real();
+    let Some(app) = spawn(backend, &clock).await else {
+        return;
+    };
+    let receiver = Receiver::start(vec![Reply::Status(503)]).await;
+    let (endpoint, _) = register(&app, &receiver.url(), json!([])).await;
+    create_profile(&app, "Dorothy Vaughan", &[]).await;
+    wait_attempts(&app, &endpoint, 1).await;
+    assert!(endpoint_now(&app, &endpoint).await["failingSince"].is_string());
+
+    // The retry, about 5 s later, is answered 200.
+    clock.advance(Duration::from_secs(10));
+    let delivered = wait_delivery(&app, &endpoint, |d| d["status"] == "DELIVERED").await;
+    assert_eq!(delivered["attemptCount"], 2);
+    let after = endpoint_now(&app, &endpoint).await;
+    assert!(after["failingSince"].is_null(), "{after:#}");
+
+    // Six days on, one failure starts a new streak: not a reason to disable.
+    clock.advance(Duration::from_secs(6 * 24 * 3600));
+    receiver
+        .script
+        .replies
+        .lock()
+        .unwrap()
+        .push_back(Reply::Status(404));
+    create_profile(&app, "Mary Jackson", &[]).await;
+    wait_attempts(&app, &endpoint, 3).await;
+    let now = endpoint_now(&app, &endpoint).await;
+    assert_eq!(now["enabled"], true, "{now:#}");
+    assert!(now["failingSince"].is_string());
+}

@@ -6,15 +6,20 @@
 //! came due. At most `--webhook-max-in-flight` attempts run at once, and at most
 //! `--webhook-max-in-flight-per-endpoint` to one endpoint, so a slow or dead endpoint
 //! only ever holds its own slots: the others' deliveries go on.
+//!
+//! What came back is kept by one recorder task, in batches: whatever attempts finished
+//! while the last batch was being written go into the next transaction together, so a
+//! busy worker pays one commit per batch, not one per delivery. A slot is free again only
+//! once its result is kept, so a delivery is never claimed twice by the same worker.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use profilegraph_store::Db;
-use profilegraph_store::webhooks::deliveries::{self, ClaimLimits, Claimed};
+use profilegraph_store::webhooks::deliveries::{self, Attempt, ClaimLimits, Claimed};
 use profilegraph_store::webhooks::{Clock, SecretKey};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 use super::send::Sender;
@@ -24,6 +29,8 @@ pub const POLL: Duration = Duration::from_millis(500);
 /// Rounds of deriving in one wake-up, at most (each moves up to 20 endpoints by up to 500
 /// events), so claiming is never starved by a large backlog.
 const DERIVE_ROUNDS: usize = 10;
+/// Results kept in one transaction, at most.
+const RECORD_BATCH: usize = 256;
 
 /// What the worker runs with.
 #[derive(Clone)]
@@ -53,11 +60,20 @@ struct InFlight {
 /// events may have committed.
 pub fn spawn(db: Db, settings: WorkerSettings, wake: Arc<Notify>) -> Result<(), reqwest::Error> {
     let sender = Sender::new(settings.timeout, settings.allow_private)?;
+    let in_flight = Arc::new(Mutex::new(InFlight::default()));
+    // Bounded by the slots: every sent attempt holds one until its result is kept.
+    let (results, received) = mpsc::channel(settings.max_in_flight.max(1));
+    tokio::spawn(record(
+        db.clone(),
+        settings.clock.clone(),
+        received,
+        in_flight.clone(),
+        wake.clone(),
+    ));
     tokio::spawn(async move {
-        let in_flight = Arc::new(Mutex::new(InFlight::default()));
         loop {
             derive(&db, &settings.clock).await;
-            claim_and_send(&db, &settings, &sender, &in_flight, &wake).await;
+            claim_and_send(&db, &settings, &sender, &in_flight, &results).await;
             tokio::select! {
                 () = wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
@@ -65,6 +81,39 @@ pub fn spawn(db: Db, settings: WorkerSettings, wake: Arc<Notify>) -> Result<(), 
         }
     });
     Ok(())
+}
+
+/// Keep the results of finished attempts, in batches, then free their slots and wake the
+/// worker to claim again.
+async fn record(
+    db: Db,
+    clock: Clock,
+    mut received: mpsc::Receiver<(Claimed, Attempt)>,
+    in_flight: Arc<Mutex<InFlight>>,
+    wake: Arc<Notify>,
+) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        if let Err(err) = deliveries::finish_all(&db, &clock, &batch).await {
+            // The leases run out and the deliveries are tried again: at least once.
+            tracing::warn!(error = %err, attempts = batch.len(), "cannot keep webhook attempts");
+        }
+        {
+            let mut now = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+            for (claimed, _) in &batch {
+                now.total = now.total.saturating_sub(1);
+                if let Some(n) = now.per_endpoint.get_mut(&claimed.endpoint.id) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        now.per_endpoint.remove(&claimed.endpoint.id);
+                    }
+                }
+            }
+        }
+        batch.clear();
+        // Slots are free: claim again.
+        wake.notify_one();
+    }
 }
 
 async fn derive(db: &Db, clock: &Clock) {
@@ -85,7 +134,7 @@ async fn claim_and_send(
     settings: &WorkerSettings,
     sender: &Sender,
     in_flight: &Arc<Mutex<InFlight>>,
-    wake: &Arc<Notify>,
+    results: &mpsc::Sender<(Claimed, Attempt)>,
 ) {
     loop {
         let (free, snapshot) = {
@@ -112,44 +161,32 @@ async fn claim_and_send(
                 return;
             }
         };
+        // Fewer than the free slots: nothing more is due, or what is due is to endpoints
+        // at their limit. Don't ask again before a slot frees up.
+        let all_taken = claimed.len() < free;
         for claimed in claimed {
             {
                 let mut now = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
                 now.total += 1;
                 *now.per_endpoint.entry(claimed.endpoint.id).or_default() += 1;
             }
-            let (db, settings, sender) = (db.clone(), settings.clone(), sender.clone());
-            let (in_flight, wake) = (in_flight.clone(), wake.clone());
+            let (settings, sender, results) = (settings.clone(), sender.clone(), results.clone());
             tokio::spawn(async move {
-                deliver(&db, &settings, &sender, &claimed).await;
-                {
-                    let mut now = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-                    now.total = now.total.saturating_sub(1);
-                    if let Some(n) = now.per_endpoint.get_mut(&claimed.endpoint.id) {
-                        *n = n.saturating_sub(1);
-                        if *n == 0 {
-                            now.per_endpoint.remove(&claimed.endpoint.id);
-                        }
-                    }
-                }
-                // A slot is free: claim again.
-                wake.notify_one();
+                let attempted_at = settings.clock.now();
+                let attempt = sender.attempt(&settings.key, &claimed, attempted_at).await;
+                tracing::debug!(
+                    delivery = %claimed.delivery.id,
+                    status = ?attempt.http_status,
+                    error = ?attempt.error,
+                    "webhook attempt"
+                );
+                // The recorder only stops with the runtime; then the lease runs out and
+                // the delivery is tried again.
+                let _ = results.send((claimed, attempt)).await;
             });
         }
-    }
-}
-
-async fn deliver(db: &Db, settings: &WorkerSettings, sender: &Sender, claimed: &Claimed) {
-    let attempted_at = settings.clock.now();
-    let attempt = sender.attempt(&settings.key, claimed, attempted_at).await;
-    tracing::debug!(
-        delivery = %claimed.delivery.id,
-        status = ?attempt.http_status,
-        error = ?attempt.error,
-        "webhook attempt"
-    );
-    if let Err(err) = deliveries::finish(db, &settings.clock, claimed, attempt).await {
-        // The lease runs out and the delivery is tried again: at least once.
-        tracing::warn!(error = %err, delivery = %claimed.delivery.id, "cannot keep a webhook attempt");
+        if all_taken {
+            return;
+        }
     }
 }

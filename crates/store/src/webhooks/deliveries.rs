@@ -340,104 +340,169 @@ pub struct Attempt {
 /// The longest error text kept.
 const MAX_ERROR: usize = 500;
 
-/// Keep an attempt of `claimed` and move its delivery on: DELIVERED, FAILED, or PENDING
-/// with its next attempt scheduled. Also keeps the endpoint's failing streak, and disables
-/// an endpoint that has failed without one success for five days. If the claim's lease
-/// was lost meanwhile (another worker took the delivery after it ran out), only the
-/// attempt is kept.
-pub async fn finish(db: &Db, clock: &Clock, claimed: &Claimed, attempt: Attempt) -> Result<()> {
+/// Keep attempts and move their deliveries on: DELIVERED, FAILED, or PENDING with the
+/// next attempt scheduled; all of them in one transaction, so a worker sending many
+/// deliveries at once pays one commit for a batch of results rather than one each. Also
+/// keeps each endpoint's failing streak, and disables an endpoint that has failed without
+/// one success for five days. If a claim's lease was lost meanwhile (another worker took
+/// the delivery after it ran out), only its attempt is kept.
+pub async fn finish_all(db: &Db, clock: &Clock, done: &[(Claimed, Attempt)]) -> Result<()> {
+    if done.is_empty() {
+        return Ok(());
+    }
     let now = clock.now();
-    let delivery = &claimed.delivery;
     let txn = db.begin_write().await?;
-    let error = attempt
-        .error
-        .map(|e| e.chars().take(MAX_ERROR).collect::<String>());
-    attempts::Entity::insert(attempts::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        workspace_id: Set(delivery.workspace_id),
-        delivery_id: Set(delivery.id),
-        attempted_at: Set(attempt.attempted_at),
-        duration_ms: Set(i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX)),
-        http_status: Set(attempt.http_status.map(i32::from)),
-        error: Set(error),
-        response_body: Set(attempt.response_body),
-    })
+    attempts::Entity::insert_many(done.iter().map(|(claimed, attempt)| {
+        attempts::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            workspace_id: Set(claimed.delivery.workspace_id),
+            delivery_id: Set(claimed.delivery.id),
+            attempted_at: Set(attempt.attempted_at),
+            duration_ms: Set(i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX)),
+            http_status: Set(attempt.http_status.map(i32::from)),
+            error: Set(attempt
+                .error
+                .as_ref()
+                .map(|e| e.chars().take(MAX_ERROR).collect::<String>())),
+            response_body: Set(attempt.response_body.clone()),
+        }
+    }))
     .exec_without_returning(&txn)
     .await?;
-    let failures = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
-    let (status, next, finished) = match attempt.verdict {
-        Verdict::Delivered => (DeliveryStatus::Delivered, None, Some(now)),
-        Verdict::Failed => (DeliveryStatus::Failed, None, Some(now)),
-        Verdict::Retry { retry_after } => {
-            let next = after(now, schedule::next_wait(failures, retry_after));
-            if next > after(delivery.retry_since, schedule::RETRY_WINDOW) {
-                (DeliveryStatus::Failed, None, Some(now))
-            } else {
-                (DeliveryStatus::Pending, Some(next), None)
+
+    // Finished deliveries of one claim share their lease and their new state, so each such
+    // group is one statement; a retry has its own next time.
+    let mut finished: HashMap<(DeliveryStatus, DateTimeWithTimeZone), Vec<Uuid>> = HashMap::new();
+    // Per endpoint, in the order the attempts came: whether each one succeeded.
+    let mut verdicts: HashMap<Uuid, Vec<bool>> = HashMap::new();
+    for (claimed, attempt) in done {
+        let delivery = &claimed.delivery;
+        verdicts
+            .entry(claimed.endpoint.id)
+            .or_default()
+            .push(attempt.verdict == Verdict::Delivered);
+        let failures = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
+        let status = match attempt.verdict {
+            Verdict::Delivered => DeliveryStatus::Delivered,
+            Verdict::Failed => DeliveryStatus::Failed,
+            Verdict::Retry { retry_after } => {
+                let next = after(now, schedule::next_wait(failures, retry_after));
+                if next <= after(delivery.retry_since, schedule::RETRY_WINDOW) {
+                    deliveries::Entity::update_many()
+                        .col_expr(
+                            deliveries::Column::Attempts,
+                            Expr::col(deliveries::Column::Attempts).add(1),
+                        )
+                        .col_expr(deliveries::Column::NextAttemptAt, Expr::value(Some(next)))
+                        .col_expr(
+                            deliveries::Column::LeaseUntil,
+                            Expr::value(Option::<DateTimeWithTimeZone>::None),
+                        )
+                        .filter(deliveries::Column::Id.eq(delivery.id))
+                        .filter(deliveries::Column::LeaseUntil.eq(claimed.lease_until))
+                        .exec(&txn)
+                        .await?;
+                    continue;
+                }
+                DeliveryStatus::Failed
             }
+        };
+        finished
+            .entry((status, claimed.lease_until))
+            .or_default()
+            .push(delivery.id);
+    }
+    for ((status, lease_until), ids) in finished {
+        deliveries::Entity::update_many()
+            .col_expr(deliveries::Column::Status, Expr::value(status.as_str()))
+            .col_expr(
+                deliveries::Column::Attempts,
+                Expr::col(deliveries::Column::Attempts).add(1),
+            )
+            .col_expr(
+                deliveries::Column::NextAttemptAt,
+                Expr::value(Option::<DateTimeWithTimeZone>::None),
+            )
+            .col_expr(
+                deliveries::Column::LeaseUntil,
+                Expr::value(Option::<DateTimeWithTimeZone>::None),
+            )
+            .col_expr(deliveries::Column::FinishedAt, Expr::value(Some(now)))
+            .filter(deliveries::Column::Id.is_in(ids))
+            .filter(deliveries::Column::LeaseUntil.eq(lease_until))
+            .exec(&txn)
+            .await?;
+    }
+
+    // The failing streak: a success ends it; a failure starts it unless one runs already
+    // (and a failure after a success in this same batch starts a new one).
+    let mut succeeded = Vec::new();
+    for (endpoint_id, outcomes) in verdicts {
+        match (outcomes.last(), outcomes.contains(&true)) {
+            (Some(true), _) => succeeded.push(endpoint_id),
+            (Some(false), true) => {
+                endpoints::Entity::update_many()
+                    .col_expr(endpoints::Column::FailingSince, Expr::value(Some(now)))
+                    .filter(endpoints::Column::Id.eq(endpoint_id))
+                    .exec(&txn)
+                    .await?;
+            }
+            (Some(false), false) => failed(&txn, endpoint_id, now).await?,
+            (None, _) => {}
         }
-    };
-    deliveries::Entity::update_many()
-        .col_expr(deliveries::Column::Status, Expr::value(status.as_str()))
-        .col_expr(
-            deliveries::Column::Attempts,
-            Expr::col(deliveries::Column::Attempts).add(1),
-        )
-        .col_expr(deliveries::Column::NextAttemptAt, Expr::value(next))
-        .col_expr(
-            deliveries::Column::LeaseUntil,
-            Expr::value(Option::<DateTimeWithTimeZone>::None),
-        )
-        .col_expr(deliveries::Column::FinishedAt, Expr::value(finished))
-        .filter(deliveries::Column::Id.eq(delivery.id))
-        .filter(deliveries::Column::LeaseUntil.eq(claimed.lease_until))
-        .exec(&txn)
-        .await?;
-    let endpoint = &claimed.endpoint;
-    if attempt.verdict == Verdict::Delivered {
+    }
+    if !succeeded.is_empty() {
         endpoints::Entity::update_many()
             .col_expr(
                 endpoints::Column::FailingSince,
                 Expr::value(Option::<DateTimeWithTimeZone>::None),
             )
-            .filter(endpoints::Column::Id.eq(endpoint.id))
+            .filter(endpoints::Column::Id.is_in(succeeded))
             .filter(endpoints::Column::FailingSince.is_not_null())
             .exec(&txn)
             .await?;
-    } else {
-        // The streak starts with the first failure after a success; read it fresh, as
-        // other attempts of the endpoint run beside this one.
-        let since: Option<DateTimeWithTimeZone> = endpoints::Entity::find_by_id(endpoint.id)
-            .select_only()
-            .column(endpoints::Column::FailingSince)
-            .into_tuple()
-            .one(&txn)
-            .await?
-            .flatten();
-        match since {
-            None => {
-                endpoints::Entity::update_many()
-                    .col_expr(endpoints::Column::FailingSince, Expr::value(Some(now)))
-                    .filter(endpoints::Column::Id.eq(endpoint.id))
-                    .exec(&txn)
-                    .await?;
-            }
-            Some(since) if after(since, schedule::DISABLE_AFTER) <= now => {
-                let reason = format!(
-                    "disabled by the server: every attempt failed for 5 days, since {}",
-                    since.to_rfc3339()
-                );
-                endpoints::Entity::update_many()
-                    .col_expr(endpoints::Column::Enabled, Expr::value(false))
-                    .col_expr(endpoints::Column::DisabledReason, Expr::value(reason))
-                    .filter(endpoints::Column::Id.eq(endpoint.id))
-                    .exec(&txn)
-                    .await?;
-            }
-            Some(_) => {}
-        }
     }
     txn.commit().await?;
+    Ok(())
+}
+
+/// An attempt to `endpoint_id` failed: start its failing streak, or disable it when the
+/// streak has lasted five days.
+async fn failed(
+    txn: &sea_orm::DatabaseTransaction,
+    endpoint_id: Uuid,
+    now: DateTimeWithTimeZone,
+) -> Result<()> {
+    // Read it fresh, as other attempts of the endpoint may have finished meanwhile.
+    let since: Option<DateTimeWithTimeZone> = endpoints::Entity::find_by_id(endpoint_id)
+        .select_only()
+        .column(endpoints::Column::FailingSince)
+        .into_tuple()
+        .one(txn)
+        .await?
+        .flatten();
+    match since {
+        None => {
+            endpoints::Entity::update_many()
+                .col_expr(endpoints::Column::FailingSince, Expr::value(Some(now)))
+                .filter(endpoints::Column::Id.eq(endpoint_id))
+                .exec(txn)
+                .await?;
+        }
+        Some(since) if after(since, schedule::DISABLE_AFTER) <= now => {
+            let reason = format!(
+                "disabled by the server: every attempt failed for 5 days, since {}",
+                since.to_rfc3339()
+            );
+            endpoints::Entity::update_many()
+                .col_expr(endpoints::Column::Enabled, Expr::value(false))
+                .col_expr(endpoints::Column::DisabledReason, Expr::value(reason))
+                .filter(endpoints::Column::Id.eq(endpoint_id))
+                .exec(txn)
+                .await?;
+        }
+        Some(_) => {}
+    }
     Ok(())
 }
 
