@@ -777,6 +777,7 @@ async fn a_dead_endpoint_holds_only_its_own_slots(backend: Backend) {
         config.webhook_secret_key = Some(KEY.into());
         config.webhook_allow_private = true;
         config.webhook_timeout_secs = 10;
+        config.webhook_max_in_flight_per_endpoint = 8;
     })
     .await
     else {

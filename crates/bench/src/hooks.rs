@@ -9,7 +9,10 @@
 //! - **paced**: one endpoint, notes written at a steady rate for the measured window: the
 //!   delay from the change to its first attempt;
 //! - **burst**: 1 and 10 endpoints, a backlog of notes written by 8 clients as fast as
-//!   they go: deliveries per second until every event has reached every endpoint.
+//!   they go while the receiver holds the first requests unanswered (so every endpoint's
+//!   slots are taken and the backlog waits in the database), then the receiver answers:
+//!   deliveries per second from then until every event has reached every endpoint. That
+//!   is the worker's own pace, not the pace of the writes that made the backlog.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -68,9 +71,11 @@ pub struct HooksRun {
     pub delivered: usize,
     /// Arrivals of a delivery that had arrived already (at least once: allowed, counted).
     pub repeats: usize,
-    /// Deliveries per second, from the first write to the last arrival.
+    /// Deliveries per second: paced, from the first write to the last arrival; burst, from
+    /// the moment the receiver starts answering to the last arrival.
     pub deliveries_per_s: f64,
-    /// From the change to its arrival: median, ms.
+    /// From the change to its arrival: median, ms (in a burst this includes the time the
+    /// backlog was held).
     pub delay_p50_ms: f64,
     /// The same, 99th percentile, ms.
     pub delay_p99_ms: f64,
@@ -87,13 +92,22 @@ struct Arrival {
 
 type Arrivals = Arc<Mutex<Vec<Arrival>>>;
 
-/// The receiver: 200 for everything, each arrival recorded.
+/// The receiver's state: what arrived, and whether it answers yet.
+#[derive(Clone)]
+struct Receiving {
+    arrivals: Arrivals,
+    open: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The receiver: 200 for everything once it is open, each arrival recorded.
 async fn receive(
-    State(arrivals): State<Arrivals>,
+    State(Receiving { arrivals, mut open }): State<Receiving>,
     UrlPath(endpoint): UrlPath<usize>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
+    // Closed: hold the request (the server's attempt waits, its slot stays taken).
+    let _ = open.wait_for(|open| *open).await;
     let now = Utc::now();
     let webhook_id = headers
         .get("webhook-id")
@@ -122,12 +136,17 @@ async fn receive(
     StatusCode::OK
 }
 
-/// A receiver on a free loopback port; its base URL.
-async fn receiver() -> Result<(String, Arrivals)> {
+/// A receiver on a free loopback port, open if `open`: its base URL, what arrives, and
+/// the switch that opens it.
+async fn receiver(open: bool) -> Result<(String, Arrivals, tokio::sync::watch::Sender<bool>)> {
     let arrivals: Arrivals = Arc::new(Mutex::new(Vec::new()));
+    let (switch, open) = tokio::sync::watch::channel(open);
     let app = axum::Router::new()
         .route("/hook/{endpoint}", axum::routing::post(receive))
-        .with_state(arrivals.clone());
+        .with_state(Receiving {
+            arrivals: arrivals.clone(),
+            open,
+        });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(Error::io("binding the webhook receiver"))?;
@@ -137,7 +156,7 @@ async fn receiver() -> Result<(String, Arrivals)> {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok((format!("http://{address}"), arrivals))
+    Ok((format!("http://{address}"), arrivals, switch))
 }
 
 /// The environment a server needs for these runs: webhooks on, loopback allowed.
@@ -155,6 +174,8 @@ pub fn server_env() -> Vec<(&'static str, String)> {
             base64::engine::general_purpose::STANDARD.encode(key),
         ),
         ("PROFILEGRAPH_WEBHOOK_ALLOW_PRIVATE", "true".to_owned()),
+        // A burst's first attempts wait unanswered while its backlog is written.
+        ("PROFILEGRAPH_WEBHOOK_TIMEOUT_SECS", "120".to_owned()),
     ]
 }
 
@@ -174,7 +195,7 @@ pub async fn run(
 ) -> Result<HooksRun> {
     let url = format!("{}/graphql", server.base_url);
     let authorization = format!("Bearer {token}");
-    let (base, arrivals) = receiver().await?;
+    let (base, arrivals, switch) = receiver(per_s.is_some()).await?;
     for endpoint in 0..endpoints {
         graphql(
             http,
@@ -185,8 +206,8 @@ pub async fn run(
         )
         .await?;
     }
-    let cpu_before = process_cpu_seconds(server.pid(), ticks);
-    let started = Instant::now();
+    let mut cpu_before = process_cpu_seconds(server.pid(), ticks);
+    let mut started = Instant::now();
     match per_s {
         Some(per_s) => {
             let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / per_s));
@@ -225,6 +246,10 @@ pub async fn run(
                     .await
                     .map_err(|e| Error::Setup(format!("a webhook writer failed: {e}")))??;
             }
+            // The backlog is written: answer from now on, and count from now.
+            cpu_before = process_cpu_seconds(server.pid(), ticks);
+            started = Instant::now();
+            let _ = switch.send(true);
         }
     }
     let expected = events * endpoints;

@@ -235,11 +235,12 @@ pub struct Config {
     pub webhook_max_in_flight: usize,
 
     /// Webhook attempts this server has in flight at once to one endpoint, so that a slow
-    /// endpoint never holds up the others.
+    /// endpoint never holds up the others. It also sets how fast one endpoint's backlog
+    /// drains: each round of attempts costs a claim and a write of the results.
     #[arg(
         long,
         env = "PROFILEGRAPH_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT",
-        default_value_t = 8,
+        default_value_t = 16,
         global = true
     )]
     pub webhook_max_in_flight_per_endpoint: usize,
@@ -284,7 +285,7 @@ impl Config {
             webhook_allow_private: false,
             webhook_timeout_secs: 10,
             webhook_max_in_flight: 64,
-            webhook_max_in_flight_per_endpoint: 8,
+            webhook_max_in_flight_per_endpoint: 16,
             webhook_clock: profilegraph_store::webhooks::Clock::real(),
         }
     }

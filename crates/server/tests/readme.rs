@@ -141,6 +141,10 @@ const COMMANDS: &[(&str, Check)] = &[
         Check::Bench,
     ),
     (
+        "cargo run --release -p profilegraph-bench -- --shapes q4 --runs 1 --no-ceiling --no-live --out bench/results-webhooks.json --chart bench/chart-webhooks.svg",
+        Check::Bench,
+    ),
+    (
         "cd fuzz && cargo +nightly fuzz run -s none -a request -- -max_total_time=600 -dict=request.dict",
         Check::Fuzz,
     ),
