@@ -17,6 +17,7 @@ mod support;
 
 mod auth;
 mod batching;
+mod cors;
 mod docs;
 mod events;
 mod faults;

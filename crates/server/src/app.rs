@@ -157,6 +157,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
             graphiql: !config.production,
             sql_stats: config.sql_stats,
             production: config.production,
+            cors_origins: config.cors_origins.clone(),
         }),
     };
     Ok(Prepared { state, demo_token })

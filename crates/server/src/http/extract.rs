@@ -26,7 +26,7 @@ use super::error::HttpError;
 use super::respond::{Format, GRAPHQL_RESPONSE_JSON, JSON};
 
 /// The header a client sets to make a mutation safe to retry.
-const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub(super) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// A GraphQL request read from HTTP, with what the rest of the way needs to know.
 pub struct Incoming {

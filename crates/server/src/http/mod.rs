@@ -83,6 +83,8 @@ pub struct HttpSettings {
     pub sql_stats: bool,
     /// Mask error messages to their codes.
     pub production: bool,
+    /// The origins allowed to call across sites (CORS); none sends no CORS headers.
+    pub cors_origins: Vec<crate::config::CorsOrigin>,
 }
 
 /// How long a request may run.
@@ -106,7 +108,8 @@ async fn time_limit(
 /// The whole router, with request ids, tracing, a request timeout and panic isolation.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    Router::new()
+    let cors = cors(&settings.cors_origins);
+    let router = Router::new()
         .route("/graphql", get(graphql::get_or_upgrade).post(graphql::post))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
@@ -127,7 +130,14 @@ pub fn router(state: AppState) -> Router {
             settings,
             reply::render,
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
+    // Outside everything that can refuse a request, so that a refusal (a 413, a 503) still
+    // carries the CORS headers its page needs to read it; preflights end here.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let request_id = request
@@ -144,4 +154,40 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// How long a browser may cache a preflight's answer.
+pub const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The CORS layer for `origins`, or none when no origin is allowed (then no CORS header is
+/// sent and browsers keep cross-site answers from their pages).
+fn cors(origins: &[crate::config::CorsOrigin]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.as_str()).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                extract::IDEMPOTENCY_KEY,
+            ])
+            .expose_headers([
+                REQUEST_ID,
+                respond::RATE_LIMIT,
+                respond::RATE_REMAINING,
+                respond::RATE_RESET,
+                header::RETRY_AFTER,
+                idempotency::IDEMPOTENT_REPLAYED,
+            ])
+            .max_age(CORS_MAX_AGE),
+    )
 }

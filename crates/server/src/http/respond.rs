@@ -226,9 +226,9 @@ fn no_operation_selected(response: &async_graphql::Response) -> bool {
     }
 }
 
-const RATE_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-const RATE_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-const RATE_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+pub(super) const RATE_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub(super) const RATE_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub(super) const RATE_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// The rate-limit headers, and the statement count when `--sql-stats` is on.
 pub fn add_headers(http: &mut Response, state: &AppState, quota: Option<Quota>, statements: u64) {
