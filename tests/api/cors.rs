@@ -39,10 +39,7 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
         .unwrap()
 }
 
-fn header<'a>(
-    response: &'a reqwest::Response,
-    name: impl reqwest::header::AsHeaderName,
-) -> Option<&'a str> {
+fn header(response: &reqwest::Response, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

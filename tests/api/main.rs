@@ -12,6 +12,7 @@ mod http_audit;
 mod idempotency;
 mod limits;
 mod live;
+mod metrics;
 mod proxy;
 mod support;
 
