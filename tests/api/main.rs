@@ -18,6 +18,7 @@ mod support;
 
 mod auth;
 mod batching;
+mod browser;
 mod cors;
 mod docs;
 mod events;
@@ -25,6 +26,7 @@ mod faults;
 mod fields;
 mod foundation;
 mod fuzz_findings;
+mod graphiql;
 mod isolation;
 mod notes;
 mod panics;

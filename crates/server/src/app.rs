@@ -157,6 +157,11 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         db,
         settings: Arc::new(HttpSettings {
             graphiql: !config.production,
+            // Only on loopback, where the page reaches nobody but this machine's user.
+            graphiql_headers: demo_token
+                .as_deref()
+                .filter(|_| !config.production && config.listen.ip().is_loopback())
+                .map(crate::http::graphiql::bearer_headers),
             sql_stats: config.sql_stats,
             production: config.production,
             cors_origins: config.cors_origins.clone(),

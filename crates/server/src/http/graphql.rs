@@ -5,13 +5,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use profilegraph_schema::Error;
 use tracing::Instrument;
 
@@ -30,13 +29,9 @@ pub async fn get(
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Result<Response, HttpError> {
     match extract::from_get(params, &headers, state.settings.graphiql)? {
-        FromGet::GraphiQL => Ok(Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("profilegraph")
-                .finish(),
-        )
-        .into_response()),
+        FromGet::GraphiQL => Ok(super::graphiql::page(
+            state.settings.graphiql_headers.as_deref(),
+        )),
         FromGet::Operation(incoming) => run(state, headers, *incoming).await,
     }
 }

@@ -18,6 +18,7 @@ mod auth;
 mod body_limit;
 pub mod error;
 mod extract;
+pub mod graphiql;
 mod graphql;
 pub mod guard;
 mod health;
@@ -79,6 +80,9 @@ pub struct AppState {
 pub struct HttpSettings {
     /// Serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
+    /// What GraphiQL's headers tab starts with: the demo token's `Authorization`, when
+    /// this development start on loopback seeded the demo; otherwise nothing.
+    pub graphiql_headers: Option<String>,
     /// Send `x-sql-statements` with each GraphQL response.
     pub sql_stats: bool,
     /// Mask error messages to their codes.
@@ -109,10 +113,14 @@ async fn time_limit(
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let cors = cors(&settings.cors_origins);
-    let router = Router::new()
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::get_or_upgrade).post(graphql::post))
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
+        .route("/health/ready", get(health::ready));
+    if settings.graphiql {
+        routes = routes.route("/graphiql/{file}", get(graphiql::asset));
+    }
+    let router = routes
         .with_state(state)
         // Bodies over the limit are refused with 413 before anything parses them: by their
         // Content-Length up front, or as soon as a streamed body passes the limit (see
