@@ -48,6 +48,8 @@ pub struct TestApp {
     pub db_url: String,
     /// Which backend this is.
     pub backend: Backend,
+    /// Where the server serves its metrics, when `metrics_listen` was set.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// The server's task: still running unless it stopped (or crashed).
     pub server: tokio::task::JoinHandle<profilegraph::error::Result<()>>,
     _cleanup: Cleanup,
@@ -153,6 +155,7 @@ pub async fn spawn_app_custom(
         }
     };
     let db = prepared.state.db.clone();
+    let metrics_addr = prepared.metrics_addr;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
@@ -172,6 +175,7 @@ pub async fn spawn_app_custom(
         demo_token,
         db_url,
         backend,
+        metrics_addr,
         server,
         _cleanup: cleanup,
         shutdown: Some(shutdown_tx),

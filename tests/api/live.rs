@@ -16,13 +16,13 @@ use crate::both_backends;
 use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 use crate::support::{demo, mutate_ok, token};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long a test waits for a message it expects.
 const WAIT: Duration = Duration::from_secs(5);
 
 /// A WebSocket on `address`'s `/graphql` speaking `graphql-transport-ws`.
-async fn connect(address: &str) -> Socket {
+pub(crate) async fn connect(address: &str) -> Socket {
     let url = format!("{}/graphql", address.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
@@ -37,7 +37,7 @@ async fn connect(address: &str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -45,7 +45,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next protocol message (WebSocket pings skipped); `None` when the socket closed.
-async fn next(socket: &mut Socket) -> Result<Value, Option<(u16, String)>> {
+pub(crate) async fn next(socket: &mut Socket) -> Result<Value, Option<(u16, String)>> {
     loop {
         let message = tokio::time::timeout(WAIT, socket.next())
             .await
@@ -73,7 +73,7 @@ async fn closed_with(socket: &mut Socket) -> u16 {
 }
 
 /// Connect and initialise with `token`.
-async fn ready(address: &str, token: &str) -> Socket {
+pub(crate) async fn ready(address: &str, token: &str) -> Socket {
     let mut socket = connect(address).await;
     send(
         &mut socket,
@@ -84,7 +84,7 @@ async fn ready(address: &str, token: &str) -> Socket {
     socket
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
+pub(crate) async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
     send(
         socket,
         json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }),

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fields;
 pub mod ids;
 pub mod loaders;
+pub mod metrics;
 pub mod moments;
 pub mod node;
 pub mod notes;

@@ -23,6 +23,8 @@ pub struct Prepared {
     pub state: AppState,
     /// The demo token, when this start seeded the demo workspace.
     pub demo_token: Option<String>,
+    /// Where the metrics are served (`--metrics-listen`, with its port bound).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The operation limits' defaults (see [`Config`] for the flags that change the first
@@ -155,11 +157,32 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         db,
         settings: Arc::new(HttpSettings {
             graphiql: !config.production,
+            // Only on loopback, where the page reaches nobody but this machine's user.
+            graphiql_headers: demo_token
+                .as_deref()
+                .filter(|_| !config.production && config.listen.ip().is_loopback())
+                .map(crate::http::graphiql::bearer_headers),
             sql_stats: config.sql_stats,
             production: config.production,
+            cors_origins: config.cors_origins.clone(),
         }),
     };
-    Ok(Prepared { state, demo_token })
+    // Metrics get their own listener, so they are never reachable through the API's.
+    let metrics_addr = match config.metrics_listen {
+        Some(addr) => {
+            let handle = crate::metrics::install()?;
+            let listener = crate::metrics::bind(addr).await?;
+            let bound = listener.local_addr()?;
+            tokio::spawn(crate::metrics::serve(listener, handle, state.clone()));
+            Some(bound)
+        }
+        None => None,
+    };
+    Ok(Prepared {
+        state,
+        demo_token,
+        metrics_addr,
+    })
 }
 
 /// How long a client may take to send a request's head. Without it, a client that

@@ -241,6 +241,9 @@ async fn serve(config: &Config) -> Result<()> {
     let listener = app::bind(config).await?;
     let addr = listener.local_addr()?;
     println!("profilegraph is listening on http://{addr}/graphql (GraphiQL: open it in a browser)");
+    if let Some(metrics) = prepared.metrics_addr {
+        println!("Prometheus metrics on http://{metrics}/metrics");
+    }
     if let Some(token) = &prepared.demo_token {
         println!(
             "This database was new, so the demo workspace was seeded. Its token (shown once), \

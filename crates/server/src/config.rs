@@ -149,6 +149,33 @@ pub struct Config {
     )]
     pub sql_stats: bool,
 
+    /// Browser origins allowed to call the API across sites (CORS), comma-separated and
+    /// exact: `https://app.example.com,http://localhost:5173`. Their preflights are answered
+    /// for `POST` with `Authorization`, `Content-Type` and `Idempotency-Key`, and their
+    /// scripts may read `X-Request-Id`, `X-RateLimit-*` and `Retry-After`. Other origins get
+    /// no `Access-Control-Allow-Origin`, so their browsers keep the answer from them. `*`
+    /// is refused: bearer tokens and a wildcard origin don't mix. None by default, which
+    /// sends no CORS headers at all.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGINS",
+        global = true
+    )]
+    pub cors_origins: Vec<CorsOrigin>,
+
+    /// Serve Prometheus metrics on this address (`GET /metrics`), e.g. `127.0.0.1:9100`: a
+    /// listener of its own, so the metrics are never exposed with the API by accident.
+    /// Off by default.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_METRICS_LISTEN",
+        value_name = "ADDR",
+        global = true
+    )]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log filter, in `tracing` `EnvFilter` syntax (`info`, `profilegraph=debug,info`, …).
     #[arg(
         long,
@@ -271,6 +298,8 @@ impl Config {
             rate_limit_per_token: 1_000_000,
             rate_limit_per_workspace: 3_000_000,
             sql_stats: true,
+            cors_origins: Vec::new(),
+            metrics_listen: None,
             log: "info".into(),
             log_format: LogFormat::Text,
             db_max_connections: 10,
@@ -298,4 +327,88 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// One origin allowed by `--cors-origins`: `scheme://host[:port]`, as a browser sends it
+/// in `Origin` (lowercase, no path, no trailing slash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsOrigin(String);
+
+impl CorsOrigin {
+    /// The origin as a browser writes it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for CorsOrigin {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.contains('*') {
+            return Err(format!(
+                "`{raw}`: wildcard origins are refused, because bearer tokens and a wildcard \
+                 don't mix; list each origin exactly, e.g. https://app.example.com"
+            ));
+        }
+        let shape = || {
+            format!(
+                "`{raw}` is not an origin: expected scheme://host[:port], e.g. https://app.example.com"
+            )
+        };
+        let trimmed = raw.strip_suffix('/').unwrap_or(raw);
+        let uri: http::Uri = trimmed.parse().map_err(|_| shape())?;
+        let scheme = uri.scheme_str().ok_or_else(shape)?.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("`{raw}`: an origin's scheme is http or https"));
+        }
+        let authority = uri.authority().ok_or_else(shape)?;
+        if authority.as_str().contains('@')
+            || uri
+                .path_and_query()
+                .is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty())
+        {
+            return Err(shape());
+        }
+        let host = authority.host().to_ascii_lowercase();
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        let origin = match authority.port_u16() {
+            Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+            _ => format!("{scheme}://{host}"),
+        };
+        Ok(CorsOrigin(origin))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CorsOrigin;
+
+    #[test]
+    fn origins_are_exact_and_wildcards_are_refused() {
+        let parse = |s: &str| s.parse::<CorsOrigin>().map(|o| o.as_str().to_owned());
+        assert_eq!(
+            parse("https://App.Example.com/").as_deref(),
+            Ok("https://app.example.com")
+        );
+        assert_eq!(
+            parse("http://localhost:5173").as_deref(),
+            Ok("http://localhost:5173")
+        );
+        assert_eq!(
+            parse("https://example.com:443").as_deref(),
+            Ok("https://example.com")
+        );
+        let wildcard = parse("*").unwrap_err();
+        assert!(
+            wildcard.contains("wildcard origins are refused"),
+            "{wildcard}"
+        );
+        assert!(parse("https://*.example.com").is_err());
+        assert!(parse("app.example.com").is_err());
+        assert!(parse("https://example.com/app").is_err());
+        assert!(parse("ftp://example.com").is_err());
+        assert!(parse("https://user@example.com").is_err());
+    }
 }

@@ -354,6 +354,30 @@ fn a_bad_database_url_is_refused() {
     );
 }
 
+/// A wildcard CORS origin is refused before the server starts, from the flag or the
+/// environment, saying why and what to give instead.
+#[test]
+fn a_wildcard_cors_origin_is_refused_at_start() {
+    let db = TempDb::new();
+    for via_env in [false, true] {
+        let mut command = profilegraph();
+        command
+            .args(["--database-url", &db.url(), "--listen", "127.0.0.1:0"])
+            .arg("serve");
+        if via_env {
+            command.env("PROFILEGRAPH_CORS_ORIGINS", "https://app.example.com,*");
+        } else {
+            command.args(["--cors-origins", "*"]);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        let err = stderr(&output);
+        assert!(err.contains("wildcard origins are refused"), "{err}");
+        assert!(err.contains("https://app.example.com"), "{err}");
+        assert!(stdout(&output).is_empty(), "the server never started");
+    }
+}
+
 /// A failed command says why in one plain `error:` line on stderr (no log line with a
 /// timestamp and colour codes as well) and exits non-zero; stdout stays empty.
 #[test]

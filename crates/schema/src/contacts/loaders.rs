@@ -28,6 +28,7 @@ impl Loader<ContactsOfProfile> for AppLoader {
         &self,
         keys: &[ContactsOfProfile],
     ) -> Result<HashMap<ContactsOfProfile, Self::Value>, Self::Error> {
+        crate::metrics::loader_batch("ContactsOfProfile", keys.len());
         let ids = keys.iter().map(|k| k.0).collect();
         let found =
             profilegraph_store::contacts::of_profiles(&self.db, self.workspace_id, ids).await?;

@@ -35,6 +35,7 @@ impl Loader<HistoryPage> for AppLoader {
         &self,
         keys: &[HistoryPage],
     ) -> Result<HashMap<HistoryPage, Self::Value>, Self::Error> {
+        crate::metrics::loader_batch("HistoryPage", keys.len());
         let groups = group_parents(
             keys,
             |k| (k.page.clone(), k.filter.clone()),

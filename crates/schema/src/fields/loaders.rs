@@ -25,8 +25,9 @@ impl Loader<ActiveFields> for AppLoader {
 
     async fn load(
         &self,
-        _keys: &[ActiveFields],
+        keys: &[ActiveFields],
     ) -> Result<HashMap<ActiveFields, Self::Value>, Self::Error> {
+        crate::metrics::loader_batch("ActiveFields", keys.len());
         let rows = fields::list(&self.db, self.workspace_id, false).await?;
         Ok(HashMap::from([(ActiveFields, rows)]))
     }
@@ -44,6 +45,7 @@ impl Loader<ValuesOfProfile> for AppLoader {
         &self,
         keys: &[ValuesOfProfile],
     ) -> Result<HashMap<ValuesOfProfile, Self::Value>, Self::Error> {
+        crate::metrics::loader_batch("ValuesOfProfile", keys.len());
         let ids = keys.iter().map(|k| k.0).collect();
         let found = fields::values_of_profiles(&self.db, self.workspace_id, ids).await?;
         Ok(by_parent(keys.iter().copied(), |k| k.0, &found))

@@ -41,6 +41,7 @@ impl Loader<MomentsOfContact> for AppLoader {
         &self,
         keys: &[MomentsOfContact],
     ) -> Result<HashMap<MomentsOfContact, Self::Value>, Self::Error> {
+        crate::metrics::loader_batch("MomentsOfContact", keys.len());
         let mut out = HashMap::new();
         for (page, contact_ids) in group_by_page(keys) {
             let found =
@@ -68,6 +69,7 @@ impl Loader<MomentCountOfContact> for AppLoader {
         &self,
         keys: &[MomentCountOfContact],
     ) -> Result<HashMap<MomentCountOfContact, u64>, Self::Error> {
+        crate::metrics::loader_batch("MomentCountOfContact", keys.len());
         let ids = keys.iter().map(|k| k.0).collect();
         let counts = moments::counts_of_contacts(&self.db, self.workspace_id, ids).await?;
         Ok(by_parent(keys.iter().copied(), |k| k.0, &counts))
@@ -93,6 +95,7 @@ impl Loader<MomentsOfProfile> for AppLoader {
         &self,
         keys: &[MomentsOfProfile],
     ) -> Result<HashMap<MomentsOfProfile, Self::Value>, Self::Error> {
+        crate::metrics::loader_batch("MomentsOfProfile", keys.len());
         let groups = group_parents(
             keys,
             |k| (k.page.clone(), k.filter.clone()),
@@ -136,6 +139,7 @@ impl Loader<MomentCountOfProfile> for AppLoader {
         &self,
         keys: &[MomentCountOfProfile],
     ) -> Result<HashMap<MomentCountOfProfile, u64>, Self::Error> {
+        crate::metrics::loader_batch("MomentCountOfProfile", keys.len());
         let groups = group_parents(keys, |k| k.filter.clone(), |k| k.profile_id);
         let mut out = HashMap::new();
         for (filter, profile_ids) in groups {

@@ -41,6 +41,7 @@ impl Loader<NotesPage> for AppLoader {
         &self,
         keys: &[NotesPage],
     ) -> Result<HashMap<NotesPage, Self::Value>, Self::Error> {
+        crate::metrics::loader_batch("NotesPage", keys.len());
         let mut out = HashMap::new();
         for (page, profile_ids) in group_by_page(keys) {
             let found =
@@ -65,6 +66,7 @@ impl Loader<NoteCount> for AppLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[NoteCount]) -> Result<HashMap<NoteCount, u64>, Self::Error> {
+        crate::metrics::loader_batch("NoteCount", keys.len());
         let ids = keys.iter().map(|k| k.0).collect();
         let counts = notes::counts_of_profiles(&self.db, self.workspace_id, ids).await?;
         Ok(by_parent(keys.iter().copied(), |k| k.0, &counts))

@@ -26,7 +26,7 @@ use super::error::HttpError;
 use super::respond::{Format, GRAPHQL_RESPONSE_JSON, JSON};
 
 /// The header a client sets to make a mutation safe to retry.
-const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub(super) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// A GraphQL request read from HTTP, with what the rest of the way needs to know.
 pub struct Incoming {
@@ -189,13 +189,25 @@ fn with_query(incoming: Incoming) -> Result<Incoming, HttpError> {
 /// The type of the operation `query` would run (by `operation_name`, or its only one);
 /// `None` when it doesn't parse or the name matches nothing.
 pub fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+    operation(query, operation_name).map(|(ty, _)| ty)
+}
+
+/// The type and name (`None`: anonymous) of the operation a request selects, if its
+/// document parses and the selection names one.
+pub fn operation(
+    query: &str,
+    operation_name: Option<&str>,
+) -> Option<(OperationType, Option<String>)> {
     let document = async_graphql::parser::parse_query(query).ok()?;
     match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
+        (DocumentOperations::Single(op), _) => Some((op.node.ty, None)),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).map(|op| (op.node.ty, Some(name.to_owned())))
         }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
         _ => None,
     }
 }

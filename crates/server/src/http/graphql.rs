@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use profilegraph_schema::Error;
 use tracing::Instrument;
 
@@ -29,13 +29,9 @@ pub async fn get(
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Result<Response, HttpError> {
     match extract::from_get(params, &headers, state.settings.graphiql)? {
-        FromGet::GraphiQL => Ok(Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("profilegraph")
-                .finish(),
-        )
-        .into_response()),
+        FromGet::GraphiQL => Ok(super::graphiql::page(
+            state.settings.graphiql_headers.as_deref(),
+        )),
         FromGet::Operation(incoming) => run(state, headers, *incoming).await,
     }
 }
@@ -50,11 +46,37 @@ pub async fn post(
     run(state, headers, incoming).await
 }
 
-/// Authenticate, claim the idempotency key, execute on a pinned worker, and answer.
+/// What [`execute`] found out about a request, for the metrics.
+#[derive(Default)]
+struct Report {
+    labels: crate::metrics::RequestLabels,
+    code: Option<profilegraph_schema::ErrorCode>,
+    statements: Option<u64>,
+}
+
+/// [`execute`], counted in the metrics.
 async fn run(
     state: AppState,
     headers: HeaderMap,
     incoming: Incoming,
+) -> Result<Response, HttpError> {
+    let started = std::time::Instant::now();
+    let mut report = Report::default();
+    let result = execute(state, headers, incoming, &mut report).await;
+    let code = match &result {
+        Ok(_) => report.code.map_or("OK", |code| code.as_str()),
+        Err(err) => err.code().as_str(),
+    };
+    crate::metrics::request(&report.labels, code, started.elapsed(), report.statements);
+    result
+}
+
+/// Authenticate, claim the idempotency key, execute on a pinned worker, and answer.
+async fn execute(
+    state: AppState,
+    headers: HeaderMap,
+    incoming: Incoming,
+    report: &mut Report,
 ) -> Result<Response, HttpError> {
     let request_id = extract::request_id(&headers);
     let (viewer, auth_statements) = auth::authenticate(&state, &headers).await?;
@@ -64,10 +86,21 @@ async fn run(
         Begin::Replay(response) => return Ok(response),
     };
     let format = incoming.format;
-    let writes = extract::operation_type(
+    let selected = extract::operation(
         &incoming.request.query,
         incoming.request.operation_name.as_deref(),
-    ) == Some(async_graphql::parser::types::OperationType::Mutation);
+    );
+    if let Some((ty, name)) = &selected {
+        report.labels = crate::metrics::RequestLabels {
+            operation: crate::metrics::operation_label(name.as_deref()),
+            kind: match ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            },
+        };
+    }
+    let writes = matches!(selected, Some((OperationType::Mutation, _)));
     let workspace_id = viewer.workspace_id;
 
     // Execution runs on a single-threaded worker, where the loaders batch each level of
@@ -111,8 +144,11 @@ async fn run(
     let Shaped {
         status,
         quota,
+        code,
         body,
     } = shaped;
+    report.code = code;
+    report.statements = Some(auth_statements + statements);
     let mut http = match body {
         Ok(Body::Bytes(bytes)) => respond::bytes_response(status, format, bytes),
         Ok(Body::Value(body)) => {

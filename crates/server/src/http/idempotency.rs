@@ -18,7 +18,7 @@ use super::extract::{Incoming, operation_type};
 use super::respond;
 
 /// Set on a response that was replayed from an earlier request with the same key.
-const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub(super) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// What to do with a request, as far as its idempotency key goes.
 pub enum Begin {

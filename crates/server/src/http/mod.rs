@@ -18,6 +18,7 @@ mod auth;
 mod body_limit;
 pub mod error;
 mod extract;
+pub mod graphiql;
 mod graphql;
 pub mod guard;
 mod health;
@@ -79,10 +80,15 @@ pub struct AppState {
 pub struct HttpSettings {
     /// Serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
+    /// What GraphiQL's headers tab starts with: the demo token's `Authorization`, when
+    /// this development start on loopback seeded the demo; otherwise nothing.
+    pub graphiql_headers: Option<String>,
     /// Send `x-sql-statements` with each GraphQL response.
     pub sql_stats: bool,
     /// Mask error messages to their codes.
     pub production: bool,
+    /// The origins allowed to call across sites (CORS); none sends no CORS headers.
+    pub cors_origins: Vec<crate::config::CorsOrigin>,
 }
 
 /// How long a request may run.
@@ -106,10 +112,15 @@ async fn time_limit(
 /// The whole router, with request ids, tracing, a request timeout and panic isolation.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    Router::new()
+    let cors = cors(&settings.cors_origins);
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::get_or_upgrade).post(graphql::post))
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
+        .route("/health/ready", get(health::ready));
+    if settings.graphiql {
+        routes = routes.route("/graphiql/{file}", get(graphiql::asset));
+    }
+    let router = routes
         .with_state(state)
         // Bodies over the limit are refused with 413 before anything parses them: by their
         // Content-Length up front, or as soon as a streamed body passes the limit (see
@@ -127,7 +138,14 @@ pub fn router(state: AppState) -> Router {
             settings,
             reply::render,
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
+    // Outside everything that can refuse a request, so that a refusal (a 413, a 503) still
+    // carries the CORS headers its page needs to read it; preflights end here.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let request_id = request
@@ -144,4 +162,40 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// How long a browser may cache a preflight's answer.
+pub const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The CORS layer for `origins`, or none when no origin is allowed (then no CORS header is
+/// sent and browsers keep cross-site answers from their pages).
+fn cors(origins: &[crate::config::CorsOrigin]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.as_str()).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                extract::IDEMPOTENCY_KEY,
+            ])
+            .expose_headers([
+                REQUEST_ID,
+                respond::RATE_LIMIT,
+                respond::RATE_REMAINING,
+                respond::RATE_RESET,
+                header::RETRY_AFTER,
+                idempotency::IDEMPOTENT_REPLAYED,
+            ])
+            .max_age(CORS_MAX_AGE),
+    )
 }

@@ -13,6 +13,9 @@ use uuid::Uuid;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
+/// The metric counting refused charges, by `limit` (`token` or `workspace`).
+pub const RATE_LIMITED: &str = "profilegraph_rate_limited_total";
+
 /// What a charge left: for the `X-RateLimit-*` headers, and `Retry-After` when refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
@@ -93,6 +96,8 @@ impl RateLimiter {
         let token_over = tk.used.saturating_add(cost) > self.per_token;
         let workspace_over = ws.used.saturating_add(cost) > self.per_workspace;
         if token_over || workspace_over {
+            let limit = if token_over { "token" } else { "workspace" };
+            metrics::counter!(RATE_LIMITED, "limit" => limit).increment(1);
             let wait = if workspace_over && !token_over {
                 ws.reset_in(now)
             } else {

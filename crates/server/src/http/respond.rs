@@ -125,6 +125,8 @@ pub struct Shaped {
     pub status: StatusCode,
     /// What the rate limiter said, for the `X-RateLimit-*` headers.
     pub quota: Option<Quota>,
+    /// The first error's code, if any (for the metrics).
+    pub code: Option<ErrorCode>,
     /// The body, or why it couldn't be serialised.
     pub body: Result<Body, serde_json::Error>,
 }
@@ -163,6 +165,7 @@ pub fn shape(
     let quota = outcome.quota.lock().ok().and_then(|q| *q);
     let limited = quota.is_some_and(|q| q.retry_after.is_some());
     let mut unavailable = false;
+    let mut first_code = None;
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         // Errors async-graphql raises itself carry no code: parse and validation errors
@@ -182,6 +185,7 @@ pub fn shape(
             }
         };
         unavailable |= code == ErrorCode::ServiceUnavailable;
+        first_code.get_or_insert(code);
         // Every error carries the request id, so a partner can quote it and we can find
         // the detail that the message leaves out in the logs.
         extensions.set("requestId", options.request_id);
@@ -207,6 +211,7 @@ pub fn shape(
     Shaped {
         status,
         quota,
+        code: first_code,
         body,
     }
 }
@@ -226,9 +231,9 @@ fn no_operation_selected(response: &async_graphql::Response) -> bool {
     }
 }
 
-const RATE_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-const RATE_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-const RATE_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+pub(super) const RATE_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub(super) const RATE_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub(super) const RATE_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// The rate-limit headers, and the statement count when `--sql-stats` is on.
 pub fn add_headers(http: &mut Response, state: &AppState, quota: Option<Quota>, statements: u64) {

@@ -111,6 +111,7 @@ impl SocketLimits {
         Some(OpenSocket {
             limits: self.clone(),
             token,
+            _gauge: crate::metrics::Open::new(crate::metrics::SOCKETS_OPEN),
         })
     }
 }
@@ -119,6 +120,7 @@ impl SocketLimits {
 struct OpenSocket {
     limits: Arc<SocketLimits>,
     token: Uuid,
+    _gauge: crate::metrics::Open,
 }
 
 impl Drop for OpenSocket {
@@ -291,12 +293,15 @@ async fn run(state: &AppState, socket: &mut WebSocket, header_token: Option<Stri
                             }
                             continue;
                         }
+                        // Counted until the task ends or is aborted (its future dropped).
+                        let gauge = crate::metrics::Open::new(crate::metrics::SUBSCRIPTIONS_OPEN);
                         let task = tokio::spawn(subscription(
                             state.clone(),
                             viewer.clone(),
                             id.clone(),
                             request,
                             outbox.clone(),
+                            gauge,
                         ));
                         active.insert(id, task.abort_handle());
                     }
@@ -323,6 +328,7 @@ async fn subscription(
     id: String,
     request: async_graphql::Request,
     outbox: mpsc::Sender<Out>,
+    _gauge: crate::metrics::Open,
 ) {
     // A subscription reads through the pool, each statement filtered by the viewer's
     // workspace (the loaders are workspace-scoped); the hub reads the events themselves

@@ -94,8 +94,13 @@ impl Hub {
                 }
             };
             let n = batch.len() as u64;
+            let now = chrono::Utc::now();
             for event in batch {
                 *last = event.seq;
+                let waited = (now - event.occurred_at.to_utc())
+                    .to_std()
+                    .unwrap_or_default();
+                metrics::histogram!(crate::metrics::FANOUT_SECONDS).record(waited.as_secs_f64());
                 // No receiver left: nothing to do (the channel goes below).
                 let _ = channel.sender.send(Arc::new(event));
             }

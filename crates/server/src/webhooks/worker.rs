@@ -174,6 +174,15 @@ async fn claim_and_send(
             tokio::spawn(async move {
                 let attempted_at = settings.clock.now();
                 let attempt = sender.attempt(&settings.key, &claimed, attempted_at).await;
+                let outcome = match attempt.verdict {
+                    deliveries::Verdict::Delivered => "delivered",
+                    deliveries::Verdict::Retry { .. } => "retry",
+                    deliveries::Verdict::Failed => "failed",
+                };
+                metrics::counter!(crate::metrics::WEBHOOK_ATTEMPTS, "outcome" => outcome)
+                    .increment(1);
+                metrics::histogram!(crate::metrics::WEBHOOK_SECONDS, "outcome" => outcome)
+                    .record(attempt.duration.as_secs_f64());
                 tracing::debug!(
                     delivery = %claimed.delivery.id,
                     status = ?attempt.http_status,
