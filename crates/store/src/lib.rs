@@ -28,6 +28,7 @@ pub mod sql;
 pub mod stats;
 pub mod text;
 pub mod tokens;
+pub mod upsert;
 pub mod viewer;
 pub mod webhooks;
 pub mod workspaces;
