@@ -16,6 +16,7 @@ pub mod contacts;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod fields;
 pub mod idempotency;
 pub mod membership;

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use entity::{channels, contacts, profiles as profile_rows};
@@ -170,6 +170,12 @@ pub async fn upsert_in<C: ConnectionTrait>(
     };
     let target = match target {
         Some(profile) => Some(profile),
+        None if input.match_contacts && wanted.is_empty() && input.external_id.is_none() => {
+            match &input.name {
+                Some(name) => bare_by_name(txn, workspace_id, name).await?,
+                None => None,
+            }
+        }
         None if input.match_contacts => {
             by_contacts(txn, workspace_id, &existing, input.external_id.as_ref()).await?
         }
@@ -326,22 +332,53 @@ async fn existing_contacts<C: ConnectionTrait>(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut any = Condition::any();
-    for contact in wanted {
-        any = any.add(
-            Condition::all()
-                .add(contacts::Column::ChannelId.eq(contact.channel_id))
-                .add(contacts::Column::Identifier.eq(contact.identifier.as_str())),
-        );
-    }
+    // By identifier (the `(workspace, identifier)` index), then by channel here: one
+    // index look-up per identifier, where an OR of pairs may scan the workspace.
+    let identifiers: Vec<&str> = wanted.iter().map(|c| c.identifier.as_str()).collect();
+    let channels: HashSet<Uuid> = wanted.iter().map(|c| c.channel_id).collect();
     Ok(contacts::Entity::find()
         .filter(contacts::Column::WorkspaceId.eq(workspace_id))
-        .filter(any)
+        .filter(contacts::Column::Identifier.is_in(identifiers))
         .all(txn)
         .await?
         .into_iter()
+        .filter(|c| channels.contains(&c.channel_id))
         .map(|c| ((c.channel_id, c.identifier.clone()), c))
         .collect())
+}
+
+/// For a row with neither an external id nor contacts: the profile that has neither
+/// either and this exact name, if there is one. Several are a CONFLICT.
+async fn bare_by_name<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    name: &Name,
+) -> Result<Option<profile_rows::Model>> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let its_contacts = Query::select()
+        .expr(Expr::val(1))
+        .from(contacts::Entity)
+        .and_where(
+            Expr::col((contacts::Entity, contacts::Column::ProfileId))
+                .equals((profile_rows::Entity, profile_rows::Column::Id)),
+        )
+        .to_owned();
+    let found = profile_rows::Entity::find()
+        .filter(profile_rows::Column::WorkspaceId.eq(workspace_id))
+        .filter(profile_rows::Column::Name.eq(name.as_str()))
+        .filter(profile_rows::Column::ExternalId.is_null())
+        .filter(Expr::exists(its_contacts).not())
+        .limit(2)
+        .all(txn)
+        .await?;
+    match found.len() {
+        0 | 1 => Ok(found.into_iter().next()),
+        _ => Err(StoreError::Conflict(format!(
+            "several profiles are named `{}` and have neither an external id nor contacts; give this one an external id",
+            name.as_str()
+        ))),
+    }
 }
 
 /// The one profile the existing contacts belong to, if any. Contacts of several profiles,
