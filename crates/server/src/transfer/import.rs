@@ -359,7 +359,7 @@ pub async fn run(
             let mut reader = csv::ReaderBuilder::new()
                 .flexible(true)
                 .trim(csv::Trim::All)
-                .from_reader(input);
+                .from_reader(Unix::new(input));
             let header = reader.headers().map_err(csv_error)?.clone();
             let columns = match csv_columns(&mut ws, &header, &mut summary).await {
                 Ok(columns) => columns,
@@ -689,6 +689,81 @@ fn csv_row(
     Ok(Row { line, upsert })
 }
 
+/// CRLF read as LF: the CSV reader then counts the lines a person sees (it ends a record
+/// at the CR of a CRLF and would number the record after from the LF), and line breaks
+/// inside cells come out as `\n` whichever way the spreadsheet wrote them. A CR alone
+/// stays.
+struct Unix<R> {
+    inner: R,
+    /// A CR at the end of what was read, until the next byte tells what it was.
+    held_cr: bool,
+    /// Bytes converted but not handed out yet.
+    ready: std::collections::VecDeque<u8>,
+}
+
+impl<R> Unix<R> {
+    fn new(inner: R) -> Self {
+        Unix {
+            inner,
+            held_cr: false,
+            ready: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl<R: Read> Read for Unix<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut raw = [0_u8; 8192];
+        while self.ready.is_empty() {
+            let n = self.inner.read(&mut raw)?;
+            if n == 0 {
+                if std::mem::take(&mut self.held_cr) {
+                    self.ready.push_back(b'\r');
+                }
+                break;
+            }
+            for &byte in &raw[..n] {
+                if std::mem::take(&mut self.held_cr) && byte != b'\n' {
+                    self.ready.push_back(b'\r');
+                }
+                if byte == b'\r' {
+                    self.held_cr = true;
+                } else {
+                    self.ready.push_back(byte);
+                }
+            }
+        }
+        let n = buf.len().min(self.ready.len());
+        for (slot, byte) in buf.iter_mut().zip(self.ready.drain(..n)) {
+            *slot = byte;
+        }
+        Ok(n)
+    }
+}
+
 fn csv_error(err: csv::Error) -> Error {
     Error::Io(std::io::Error::other(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_reads_as_lf_and_a_lone_cr_stays() {
+        for (raw, want) in [
+            ("a\r\nb\r\n", "a\nb\n"),
+            ("a\rb\r", "a\rb\r"),
+            ("\r\n\r\r\n", "\n\r\n"),
+        ] {
+            let mut out = String::new();
+            // One byte at a time: a CRLF split across reads is still one line break.
+            let mut reader = Unix::new(std::io::Read::take(raw.as_bytes(), u64::MAX));
+            let mut byte = [0_u8; 1];
+            while reader.read(&mut byte).unwrap() == 1 {
+                out.push(char::from(byte[0]));
+            }
+            assert_eq!(out, want, "{raw:?}");
+        }
+    }
 }
