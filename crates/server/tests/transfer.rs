@@ -65,7 +65,11 @@ impl TestDb {
 
     fn run(&self, args: &[&str]) -> Output {
         let mut command = Command::new(BIN);
-        for var in ["DATABASE_URL", "PROFILEGRAPH_LOG", "PROFILEGRAPH_LOG_FORMAT"] {
+        for var in [
+            "DATABASE_URL",
+            "PROFILEGRAPH_LOG",
+            "PROFILEGRAPH_LOG_FORMAT",
+        ] {
             command.env_remove(var);
         }
         command
@@ -128,7 +132,10 @@ fn expect(db: &TestDb, args: &[&str], ok: bool) -> (String, String) {
         args.join(" "),
         out.status
     );
-    assert!(!stderr.contains("import ["), "no progress bar off a terminal");
+    assert!(
+        !stderr.contains("import ["),
+        "no progress bar off a terminal"
+    );
     (stdout, stderr)
 }
 
@@ -238,81 +245,117 @@ macro_rules! both {
     };
 }
 
-both!(a_spreadsheet_goes_in_bad_rows_are_named_and_a_second_run_changes_nothing, |db: TestDb| async move {
-    let slug = empty_workspace(&db, "Acme Shoes").await;
-    let csv = data_file("people.csv");
-    let import = ["import", "--workspace", &slug, "--format", "csv", &csv];
-    let (out, err) = expect(&db, &import, false);
-    assert_eq!(out.trim(), "created 4, updated 0, unchanged 0, failed 3", "{err}");
-    for expected in [
-        "line 6, contact:Support WhatsApp: `not-a-number` is not a phone number",
-        "line 7, field:plan: plan: `Platinum` is not one of the options: Free, Pro, Enterprise",
-        "line 8, externalId: `crm-1` is the external id of line 2 already",
-        "error: 3 rows failed; the others went in",
-    ] {
-        assert!(err.contains(expected), "`{expected}` in:\n{err}");
-    }
+both!(
+    a_spreadsheet_goes_in_bad_rows_are_named_and_a_second_run_changes_nothing,
+    |db: TestDb| async move {
+        let slug = empty_workspace(&db, "Acme Shoes").await;
+        let csv = data_file("people.csv");
+        let import = ["import", "--workspace", &slug, "--format", "csv", &csv];
+        let (out, err) = expect(&db, &import, false);
+        assert_eq!(
+            out.trim(),
+            "created 4, updated 0, unchanged 0, failed 3",
+            "{err}"
+        );
+        for expected in [
+            "line 6, contact:Support WhatsApp: `not-a-number` is not a phone number",
+            "line 7, field:plan: plan: `Platinum` is not one of the options: Free, Pro, Enterprise",
+            "line 8, externalId: `crm-1` is the external id of line 2 already",
+            "error: 3 rows failed; the others went in",
+        ] {
+            assert!(err.contains(expected), "`{expected}` in:\n{err}");
+        }
 
-    let records = exported(&db, &slug);
-    assert_eq!(records.len(), 4, "{records:#?}");
-    let peter = by_external_id(&records, "crm-1");
-    assert_eq!(peter["name"], "Bakker, Peter");
-    assert_eq!(peter["fields"]["bio"], "Likes \"fast\" shipping,\nprefers mail");
-    assert_eq!(peter["fields"]["interests"], serde_json::json!(["Shoes", "Sale"]));
-    assert_eq!(peter["fields"]["vip"], true);
-    assert_eq!(peter["fields"]["lifetime_value"], 1234.5);
-    let identifiers: Vec<&str> = peter["contacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["identifier"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        identifiers,
-        ["peter@example.com", "p.bakker@example.com", "+31612345678"]
-    );
-    assert_eq!(by_external_id(&records, "crm-7")["name"], "Zoë Özdemir");
-    assert_eq!(by_external_id(&records, "crm-2")["contacts"][0]["identifier"], "maria@example.com");
-    let jan = records.iter().find(|r| r["name"] == "Jan Jansen").unwrap();
-    assert_eq!(jan["externalId"], Value::Null);
+        let records = exported(&db, &slug);
+        assert_eq!(records.len(), 4, "{records:#?}");
+        let peter = by_external_id(&records, "crm-1");
+        assert_eq!(peter["name"], "Bakker, Peter");
+        assert_eq!(
+            peter["fields"]["bio"],
+            "Likes \"fast\" shipping,\nprefers mail"
+        );
+        assert_eq!(
+            peter["fields"]["interests"],
+            serde_json::json!(["Shoes", "Sale"])
+        );
+        assert_eq!(peter["fields"]["vip"], true);
+        assert_eq!(peter["fields"]["lifetime_value"], 1234.5);
+        let identifiers: Vec<&str> = peter["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["identifier"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            identifiers,
+            ["peter@example.com", "p.bakker@example.com", "+31612345678"]
+        );
+        assert_eq!(by_external_id(&records, "crm-7")["name"], "Zoë Özdemir");
+        assert_eq!(
+            by_external_id(&records, "crm-2")["contacts"][0]["identifier"],
+            "maria@example.com"
+        );
+        let jan = records.iter().find(|r| r["name"] == "Jan Jansen").unwrap();
+        assert_eq!(jan["externalId"], Value::Null);
 
-    // Again: every good row is found and already as it says.
-    let (out, _) = expect(&db, &import, false);
-    assert_eq!(out.trim(), "created 0, updated 0, unchanged 4, failed 3");
-    assert_eq!(exported(&db, &slug), records);
+        // Again: every good row is found and already as it says.
+        let (out, _) = expect(&db, &import, false);
+        assert_eq!(out.trim(), "created 0, updated 0, unchanged 4, failed 3");
+        assert_eq!(exported(&db, &slug), records);
 
-    // A header naming a field the workspace lacks: said once, nothing written.
-    let unknown = data_file("unknown-column.csv");
-    let (out, err) = expect(
-        &db,
-        &["import", "--workspace", &slug, "--format", "csv", &unknown],
-        false,
-    );
-    assert!(
+        // A header naming a field the workspace lacks: said once, nothing written.
+        let unknown = data_file("unknown-column.csv");
+        let (out, err) = expect(
+            &db,
+            &["import", "--workspace", &slug, "--format", "csv", &unknown],
+            false,
+        );
+        assert!(
         err.contains("line 1, field:shoe_size: this workspace has no custom field with the key `shoe_size`"),
         "{err}"
     );
-    assert!(out.contains("created 0"), "{out}");
-});
+        assert!(out.contains("created 0"), "{out}");
+    }
+);
 
 both!(abort_and_dry_run_write_nothing, |db: TestDb| async move {
     let slug = empty_workspace(&db, "Acme Shoes").await;
     let csv = data_file("people.csv");
     let (out, err) = expect(
         &db,
-        &["import", "--workspace", &slug, "--format", "csv", "--on-error", "abort", &csv],
+        &[
+            "import",
+            "--workspace",
+            &slug,
+            "--format",
+            "csv",
+            "--on-error",
+            "abort",
+            &csv,
+        ],
         false,
     );
     assert_eq!(
         out.trim(),
         "nothing written (--on-error abort): created 4, updated 0, unchanged 0, failed 3"
     );
-    assert!(err.contains("line 7, field:plan"), "every bad row is still named: {err}");
+    assert!(
+        err.contains("line 7, field:plan"),
+        "every bad row is still named: {err}"
+    );
     assert!(exported(&db, &slug).is_empty(), "abort wrote something");
 
     let (out, _) = expect(
         &db,
-        &["import", "--workspace", &slug, "--format", "csv", "--dry-run", &csv],
+        &[
+            "import",
+            "--workspace",
+            &slug,
+            "--format",
+            "csv",
+            "--dry-run",
+            &csv,
+        ],
         false,
     );
     assert_eq!(
@@ -329,97 +372,184 @@ both!(abort_and_dry_run_write_nothing, |db: TestDb| async move {
     )
     .unwrap();
     let good = good.display().to_string();
-    let (out, _) = expect(&db, &["import", "--workspace", &slug, "--dry-run", &good], true);
-    assert_eq!(out.trim(), "dry run, nothing written: would have created 2, updated 0, unchanged 0, failed 0");
+    let (out, _) = expect(
+        &db,
+        &["import", "--workspace", &slug, "--dry-run", &good],
+        true,
+    );
+    assert_eq!(
+        out.trim(),
+        "dry run, nothing written: would have created 2, updated 0, unchanged 0, failed 0"
+    );
     assert!(exported(&db, &slug).is_empty());
-    let (out, _) = expect(&db, &["import", "--workspace", &slug, "--on-error", "abort", &good], true);
+    let (out, _) = expect(
+        &db,
+        &["import", "--workspace", &slug, "--on-error", "abort", &good],
+        true,
+    );
     assert_eq!(out.trim(), "created 2, updated 0, unchanged 0, failed 0");
     assert_eq!(exported(&db, &slug).len(), 2);
     let _ = std::fs::remove_file(&good);
 });
 
-both!(jsonl_with_notes_channels_made_on_request_and_the_round_trip, |db: TestDb| async move {
-    let slug = empty_workspace(&db, "Acme Shoes").await;
-    let jsonl = data_file("people.jsonl");
-    let (out, err) = expect(&db, &["import", "--workspace", &slug, &jsonl], false);
-    assert_eq!(out.trim(), "created 3, updated 0, unchanged 0, failed 4", "{err}");
-    for expected in [
-        "line 4, fields.shoe_size: this workspace has no custom field with the key `shoe_size`",
-        "line 5: not a profile as JSON",
-        "line 6, contacts[0].channel: there is no channel `Telegram` in this workspace; create it first, or pass --create-channels",
-        "line 7, notes[0].createdAt: `yesterday` is not an RFC 3339 time",
-        "1 notes name an author who is not an agent of",
-    ] {
-        assert!(err.contains(expected), "`{expected}` in:\n{err}");
-    }
-    let (out, _) = expect(
-        &db,
-        &["import", "--workspace", &slug, "--create-channels", &jsonl],
-        false,
-    );
-    assert_eq!(
-        out.trim(),
-        "created 1, updated 0, unchanged 3, failed 3; 1 channels created"
-    );
-    let records = exported(&db, &slug);
-    let peter = by_external_id(&records, "crm-1");
-    let notes = peter["notes"].as_array().unwrap();
-    assert_eq!(notes.len(), 2, "{peter:#}");
-    assert_eq!(notes[0]["author"], Value::Null, "the unknown author");
-    assert_eq!(notes[1]["author"], "anna@acme.example");
-    assert_eq!(notes[1]["body"], "Called about \"order\" #1042,\nwill call back.");
-    assert_eq!(notes[1]["createdAt"], "2026-03-01T10:00:00.123456Z");
-    let only = records.iter().find(|r| r["name"] == "Only Contacts").unwrap();
-    assert_eq!(only["contacts"][0]["identifier"], "+31611112222");
-
-    // Round trip: into an empty workspace (channels made there), and out again: the same
-    // file, ids aside. Then CSV the same way, byte for byte.
-    let (first, _) = expect(&db, &["export", "--workspace", &slug], true);
-    let file = std::env::temp_dir().join(format!("trip-{}.jsonl", Uuid::now_v7()));
-    std::fs::write(&file, &first).unwrap();
-    let file = file.display().to_string();
-    let target = empty_workspace(&db, "Acme Twin").await;
-    expect(&db, &["import", "--workspace", &target, "--create-channels", &file], true);
-    assert_eq!(exported(&db, &target), exported(&db, &slug));
-    let (again, _) = expect(&db, &["import", "--workspace", &target, &file], true);
-    assert_eq!(again.trim(), "created 0, updated 0, unchanged 4, failed 0");
-
-    let csv = std::env::temp_dir().join(format!("trip-{}.csv", Uuid::now_v7()));
-    let csv = csv.display().to_string();
-    expect(&db, &["export", "--workspace", &slug, "--format", "csv", "--excel", "-o", &csv], true);
-    let bytes = std::fs::read(&csv).unwrap();
-    assert!(bytes.starts_with("\u{feff}externalId,name,".as_bytes()));
-    assert!(text(&bytes).contains("\r\n"));
-    // CSV names a channel only by its name: the workspace has its channels already.
-    let third = empty_workspace(&db, "Acme Triplet").await;
-    {
-        let store = db.db().await;
-        let ws = profilegraph_store::workspaces::find_by_slug(&store.conn, &third)
-            .await
-            .unwrap()
+both!(
+    jsonl_with_notes_channels_made_on_request_and_the_round_trip,
+    |db: TestDb| async move {
+        let slug = empty_workspace(&db, "Acme Shoes").await;
+        let jsonl = data_file("people.jsonl");
+        let (out, err) = expect(&db, &["import", "--workspace", &slug, &jsonl], false);
+        assert_eq!(
+            out.trim(),
+            "created 3, updated 0, unchanged 0, failed 4",
+            "{err}"
+        );
+        for expected in [
+            "line 4, fields.shoe_size: this workspace has no custom field with the key `shoe_size`",
+            "line 5: not a profile as JSON",
+            "line 6, contacts[0].channel: there is no channel `Telegram` in this workspace; create it first, or pass --create-channels",
+            "line 7, notes[0].createdAt: `yesterday` is not an RFC 3339 time",
+            "1 notes name an author who is not an agent of",
+        ] {
+            assert!(err.contains(expected), "`{expected}` in:\n{err}");
+        }
+        let (out, _) = expect(
+            &db,
+            &["import", "--workspace", &slug, "--create-channels", &jsonl],
+            false,
+        );
+        assert_eq!(
+            out.trim(),
+            "created 1, updated 0, unchanged 3, failed 3; 1 channels created"
+        );
+        let records = exported(&db, &slug);
+        let peter = by_external_id(&records, "crm-1");
+        let notes = peter["notes"].as_array().unwrap();
+        assert_eq!(notes.len(), 2, "{peter:#}");
+        assert_eq!(notes[0]["author"], Value::Null, "the unknown author");
+        assert_eq!(notes[1]["author"], "anna@acme.example");
+        assert_eq!(
+            notes[1]["body"],
+            "Called about \"order\" #1042,\nwill call back."
+        );
+        assert_eq!(notes[1]["createdAt"], "2026-03-01T10:00:00.123456Z");
+        let only = records
+            .iter()
+            .find(|r| r["name"] == "Only Contacts")
             .unwrap();
-        channels::create(&store, ws.id, ChannelType::Telegram, Name::parse("Telegram", "n").unwrap())
+        assert_eq!(only["contacts"][0]["identifier"], "+31611112222");
+
+        // Round trip: into an empty workspace (channels made there), and out again: the same
+        // file, ids aside. Then CSV the same way, byte for byte.
+        let (first, _) = expect(&db, &["export", "--workspace", &slug], true);
+        let file = std::env::temp_dir().join(format!("trip-{}.jsonl", Uuid::now_v7()));
+        std::fs::write(&file, &first).unwrap();
+        let file = file.display().to_string();
+        let target = empty_workspace(&db, "Acme Twin").await;
+        expect(
+            &db,
+            &["import", "--workspace", &target, "--create-channels", &file],
+            true,
+        );
+        assert_eq!(exported(&db, &target), exported(&db, &slug));
+        let (again, _) = expect(&db, &["import", "--workspace", &target, &file], true);
+        assert_eq!(again.trim(), "created 0, updated 0, unchanged 4, failed 0");
+
+        let csv = std::env::temp_dir().join(format!("trip-{}.csv", Uuid::now_v7()));
+        let csv = csv.display().to_string();
+        expect(
+            &db,
+            &[
+                "export",
+                "--workspace",
+                &slug,
+                "--format",
+                "csv",
+                "--excel",
+                "-o",
+                &csv,
+            ],
+            true,
+        );
+        let bytes = std::fs::read(&csv).unwrap();
+        assert!(bytes.starts_with("\u{feff}externalId,name,".as_bytes()));
+        assert!(text(&bytes).contains("\r\n"));
+        // CSV names a channel only by its name: the workspace has its channels already.
+        let third = empty_workspace(&db, "Acme Triplet").await;
+        {
+            let store = db.db().await;
+            let ws = profilegraph_store::workspaces::find_by_slug(&store.conn, &third)
+                .await
+                .unwrap()
+                .unwrap();
+            channels::create(
+                &store,
+                ws.id,
+                ChannelType::Telegram,
+                Name::parse("Telegram", "n").unwrap(),
+            )
             .await
             .unwrap();
-    }
-    let (out, _) = expect(
-        &db,
-        &["import", "--workspace", &third, "--format", "csv", &csv],
-        true,
-    );
-    assert!(out.starts_with("created 4,"), "{out}");
-    let (a, _) = expect(&db, &["export", "--workspace", &slug, "--format", "csv"], true);
-    let (b, _) = expect(&db, &["export", "--workspace", &third, "--format", "csv"], true);
-    assert_eq!(a, b);
-    for f in [&file, &csv] {
-        let _ = std::fs::remove_file(f);
-    }
+        }
+        let (out, _) = expect(
+            &db,
+            &["import", "--workspace", &third, "--format", "csv", &csv],
+            true,
+        );
+        assert!(out.starts_with("created 4,"), "{out}");
+        let (a, _) = expect(
+            &db,
+            &["export", "--workspace", &slug, "--format", "csv"],
+            true,
+        );
+        let (b, _) = expect(
+            &db,
+            &["export", "--workspace", &third, "--format", "csv"],
+            true,
+        );
+        assert_eq!(a, b);
+        for f in [&file, &csv] {
+            let _ = std::fs::remove_file(f);
+        }
 
-    // --updated-since: everything was changed today.
-    let (all, _) = expect(&db, &["export", "--workspace", &slug, "--updated-since", "2000-01-01T00:00:00Z"], true);
-    assert_eq!(all.lines().count(), 4);
-    let (none, _) = expect(&db, &["export", "--workspace", &slug, "--updated-since", "2999-01-01T00:00:00Z"], true);
-    assert_eq!(none, "");
-    let (_, err) = expect(&db, &["export", "--workspace", &slug, "--updated-since", "yesterday"], false);
-    assert!(err.contains("--updated-since: `yesterday` is not an RFC 3339 time"), "{err}");
-});
+        // --updated-since: everything was changed today.
+        let (all, _) = expect(
+            &db,
+            &[
+                "export",
+                "--workspace",
+                &slug,
+                "--updated-since",
+                "2000-01-01T00:00:00Z",
+            ],
+            true,
+        );
+        assert_eq!(all.lines().count(), 4);
+        let (none, _) = expect(
+            &db,
+            &[
+                "export",
+                "--workspace",
+                &slug,
+                "--updated-since",
+                "2999-01-01T00:00:00Z",
+            ],
+            true,
+        );
+        assert_eq!(none, "");
+        let (_, err) = expect(
+            &db,
+            &[
+                "export",
+                "--workspace",
+                &slug,
+                "--updated-since",
+                "yesterday",
+            ],
+            false,
+        );
+        assert!(
+            err.contains("--updated-since: `yesterday` is not an RFC 3339 time"),
+            "{err}"
+        );
+    }
+);

@@ -308,7 +308,7 @@ pub async fn run(
         format: options.format,
     };
     let bar = if options.progress {
-        let bar = match size {
+        match size {
             Some(size) => {
                 let bar = ProgressBar::new(size);
                 if let Ok(style) = ProgressStyle::with_template(
@@ -319,8 +319,7 @@ pub async fn run(
                 bar
             }
             None => ProgressBar::new_spinner(),
-        };
-        bar
+        }
     } else {
         ProgressBar::hidden()
     };
@@ -370,12 +369,9 @@ pub async fn run(
             };
             let mut record = csv::StringRecord::new();
             loop {
-                let line_no;
-                match reader.read_record(&mut record) {
+                let line_no = match reader.read_record(&mut record) {
                     Ok(false) => break,
-                    Ok(true) => {
-                        line_no = record.position().map_or(0, |p| p.line());
-                    }
+                    Ok(true) => record.position().map_or(0, |p| p.line()),
                     Err(err) => {
                         let line = err.position().map_or(0, |p| p.line());
                         fail(
@@ -391,7 +387,7 @@ pub async fn run(
                         }
                         continue;
                     }
-                }
+                };
                 if record.iter().all(str::is_empty) {
                     continue;
                 }
