@@ -40,6 +40,10 @@ fn every_mutation(demo: &Demo, hooks: &Hooks) -> Vec<(&'static str, Value)> {
     vec![
         ("createProfile", json!({ "name": "New Customer" })),
         (
+            "upsertProfile",
+            json!({ "externalId": "crm-1", "name": "Synced Customer" }),
+        ),
+        (
             "updateProfile",
             json!({ "id": peter, "name": "Peter Bakker" }),
         ),

@@ -352,6 +352,22 @@ fn probes(a: &Demo, b: &Other) -> Vec<Probe> {
         |id| json!({ "name": "Stolen", "fields": [{ "fieldId": id, "value": "x" }] }),
     ));
     probes.push(mutation(
+        "Mutation.upsertProfile(input.contacts.channelId)",
+        &b.channel,
+        |id| {
+            json!({ "externalId": "crm-stolen", "name": "Stolen", "moveContacts": true,
+                    "contacts": [{ "channelId": id, "identifier": "+49 151 9999 9999" }] })
+        },
+    ));
+    probes.push(mutation(
+        "Mutation.upsertProfile(input.fields.fieldId)",
+        &b.field,
+        |id| {
+            json!({ "externalId": "crm-stolen", "name": "Stolen",
+                    "fields": [{ "fieldId": id, "value": "x" }] })
+        },
+    ));
+    probes.push(mutation(
         "Mutation.updateProfile(input.id)",
         &b.profile,
         |id| json!({ "id": id, "name": "Renamed" }),

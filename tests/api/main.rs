@@ -43,3 +43,4 @@ mod deletion;
 mod moments;
 mod peter_b;
 mod profiles;
+mod upsert;

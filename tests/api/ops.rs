@@ -418,6 +418,7 @@ pub async fn insert_profiles(
             workspace_id: Set(workspace_id),
             name: Set(name.clone()),
             search_name: Set(profilegraph_store::search::profile_name(name)),
+            external_id: Set(None),
             version: Set(1),
             created_at: Set(*created_at),
             updated_at: Set(*updated_at),

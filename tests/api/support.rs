@@ -110,6 +110,7 @@ fn payload_selection(mutation: &str) -> &'static str {
         "createProfile" | "updateProfile" | "setProfileFields" => {
             "{ profile { id name version updatedAt } }"
         }
+        "upsertProfile" => "{ profile { id name externalId version updatedAt } created }",
         "deleteProfile" => "{ deletedProfileId }",
         "createContact" => "{ contact { id identifier displayName } created }",
         "attachContact" | "detachContact" => {

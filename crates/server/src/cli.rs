@@ -1,6 +1,9 @@
-//! The command line: `serve` (the default), `migrate`, `schema`, `workspace`, `token`, `demo`.
+//! The command line: `serve` (the default), `migrate`, `schema`, `workspace`, `token`,
+//! `demo`, `seed`, `export`, `import`.
 
 use std::process::ExitCode;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use profilegraph_store::tokens::{self, Scopes};
@@ -8,6 +11,8 @@ use profilegraph_store::workspaces;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::transfer::import::OnError;
+use crate::transfer::{self, Format};
 use crate::{app, database, demo, telemetry};
 
 /// profilegraph: the GraphQL API for customer profiles of an omnichannel inbox.
@@ -48,6 +53,52 @@ pub enum Command {
         /// The new workspace's name.
         #[arg(long, default_value = "Bench Company")]
         name: String,
+    },
+    /// Write every profile of a workspace (external id, name, field values, contacts and,
+    /// in JSONL, notes) to a file or stdout, as it is read.
+    Export {
+        /// The workspace's slug.
+        #[arg(long)]
+        workspace: String,
+        /// jsonl (one profile per line, with notes) or csv (a header row, one profile per
+        /// row).
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+        /// Only profiles changed at or after this time (RFC 3339, e.g.
+        /// 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        updated_since: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// CSV for Excel: a byte order mark first, CRLF line ends.
+        #[arg(long)]
+        excel: bool,
+    },
+    /// Read profiles from a JSONL or CSV file (what `export` writes, or a spreadsheet):
+    /// each row updates the profile with its external id, else the one its contacts belong
+    /// to, else makes one. Safe to run twice.
+    Import {
+        /// The workspace's slug.
+        #[arg(long)]
+        workspace: String,
+        /// jsonl or csv.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+        /// Check every row and report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// skip: a bad row is reported and the others go in (each profile its own
+        /// transaction); abort: the whole import is one transaction, and nothing is
+        /// written if any row is bad.
+        #[arg(long, value_enum, default_value = "skip")]
+        on_error: OnError,
+        /// Make the channels the file names that the workspace doesn't have (in CSV, a
+        /// column names the type as `contact:<name> (<TYPE>)`).
+        #[arg(long)]
+        create_channels: bool,
+        /// The file, or `-` for stdin.
+        file: String,
     },
 }
 
@@ -187,6 +238,71 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Seed { size, name } => seed(&config, &size, &name).await,
+        Command::Export {
+            workspace,
+            format,
+            updated_since,
+            output,
+            excel,
+        } => {
+            let updated_since = updated_since
+                .map(|t| {
+                    chrono::DateTime::parse_from_rfc3339(&t).map_err(|_| {
+                        Error::Usage(format!(
+                            "--updated-since: `{t}` is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)"
+                        ))
+                    })
+                })
+                .transpose()?;
+            let db = migrated(&config).await?;
+            let workspace = find_workspace(&db, &workspace).await?;
+            let options = transfer::export::Options {
+                format,
+                updated_since,
+                excel,
+                progress: transfer::on_terminal(),
+            };
+            let started = std::time::Instant::now();
+            let written = match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).map_err(|e| {
+                        Error::Usage(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                    transfer::export::run(&db, workspace.id, &options, file).await?
+                }
+                None => {
+                    transfer::export::run(&db, workspace.id, &options, std::io::stdout().lock())
+                        .await?
+                }
+            };
+            eprintln!(
+                "exported {written} profiles of `{}` in {:.1?}",
+                workspace.slug,
+                started.elapsed()
+            );
+            Ok(())
+        }
+        Command::Import {
+            workspace,
+            format,
+            dry_run,
+            on_error,
+            create_channels,
+            file,
+        } => {
+            let db = migrated(&config).await?;
+            let workspace = find_workspace(&db, &workspace).await?;
+            import(
+                &db,
+                &workspace,
+                format,
+                dry_run,
+                on_error,
+                create_channels,
+                &file,
+            )
+            .await
+        }
         Command::Demo => {
             let db = migrated(&config).await?;
             let seeded = demo::seed(&db).await?;
@@ -217,6 +333,77 @@ async fn seed(config: &Config, size: &str, name: &str) -> Result<()> {
         started.elapsed()
     );
     println!("{}", seeded.token);
+    Ok(())
+}
+
+async fn import(
+    db: &profilegraph_store::Db,
+    workspace: &entity::workspaces::Model,
+    format: Format,
+    dry_run: bool,
+    on_error: OnError,
+    create_channels: bool,
+    file: &str,
+) -> Result<()> {
+    let options = transfer::import::Options {
+        format,
+        dry_run,
+        on_error,
+        create_channels,
+        progress: transfer::on_terminal(),
+    };
+    let report = |failure: &transfer::import::Failure| eprintln!("{failure}");
+    let started = std::time::Instant::now();
+    let summary = if file == "-" {
+        transfer::import::run(
+            db,
+            workspace.id,
+            &options,
+            std::io::stdin().lock(),
+            None,
+            report,
+        )
+        .await?
+    } else {
+        let opened = std::fs::File::open(file)
+            .map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
+        let size = opened.metadata().ok().map(|m| m.len());
+        transfer::import::run(db, workspace.id, &options, opened, size, report).await?
+    };
+    if summary.notes_without_author > 0 {
+        eprintln!(
+            "{} notes name an author who is not an agent of `{}`; they have no author here",
+            summary.notes_without_author, workspace.slug
+        );
+    }
+    let counts = format!(
+        "created {}, updated {}, unchanged {}, failed {}",
+        summary.created, summary.updated, summary.unchanged, summary.failed
+    );
+    let channels = if summary.channels_created > 0 {
+        format!("; {} channels created", summary.channels_created)
+    } else {
+        String::new()
+    };
+    if dry_run {
+        println!("dry run, nothing written: would have {counts}{channels}");
+    } else if !summary.written {
+        println!("nothing written (--on-error abort): {counts}");
+    } else {
+        println!("{counts}{channels}");
+    }
+    eprintln!("in {:.1?}", started.elapsed());
+    if summary.failed > 0 {
+        return Err(Error::Usage(format!(
+            "{} rows failed{}",
+            summary.failed,
+            if summary.written {
+                "; the others went in"
+            } else {
+                ""
+            }
+        )));
+    }
     Ok(())
 }
 

@@ -60,9 +60,14 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
     let whatsapp = channel(&txn, ws, "WHATSAPP", "Support WhatsApp", at(43_200)).await?;
     let email = channel(&txn, ws, "EMAIL", "Support e-mail", at(43_200)).await?;
 
-    let peter =
-        profilegraph_store::profiles::insert(&txn, ws, Name::parse("Peter B.", "name")?, at(2_000))
-            .await?;
+    let peter = profilegraph_store::profiles::insert(
+        &txn,
+        ws,
+        Name::parse("Peter B.", "name")?,
+        None,
+        at(2_000),
+    )
+    .await?;
 
     let peter_fb = contact(
         &txn,

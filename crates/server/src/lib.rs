@@ -13,6 +13,7 @@ pub mod retention;
 pub mod seed;
 pub mod shapes;
 pub mod telemetry;
+pub mod transfer;
 pub mod webhooks;
 pub mod workers;
 

@@ -35,6 +35,7 @@ pub async fn load_profiles(db: &Db, workspace_id: Uuid, rows: Vec<ProfileRow>) -
             workspace_id: Set(workspace_id),
             search_name: Set(search::profile_name(&row.name)),
             name: Set(row.name),
+            external_id: Set(None),
             version: Set(1),
             created_at: Set(row.created_at),
             updated_at: Set(row.updated_at),

@@ -42,6 +42,24 @@ pub enum ChannelType {
 }
 
 impl ChannelType {
+    /// Every type.
+    pub const ALL: [ChannelType; 9] = [
+        ChannelType::Email,
+        ChannelType::Whatsapp,
+        ChannelType::FacebookMessenger,
+        ChannelType::Instagram,
+        ChannelType::Sms,
+        ChannelType::Voice,
+        ChannelType::LiveChat,
+        ChannelType::Telegram,
+        ChannelType::Custom,
+    ];
+
+    /// The type a stored (or typed) upper-case name stands for; `None` for any other text.
+    pub fn parse(value: &str) -> Option<Self> {
+        ChannelType::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+
     /// The stored form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -123,6 +141,16 @@ pub async fn create(
     channel_type: ChannelType,
     name: Name,
 ) -> Result<channels::Model> {
+    create_in(&db.conn, workspace_id, channel_type, name).await
+}
+
+/// [`create`] inside the caller's transaction (an import that is one transaction).
+pub async fn create_in<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    channel_type: ChannelType,
+    name: Name,
+) -> Result<channels::Model> {
     let now = crate::db::now();
     Ok(channels::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -132,7 +160,7 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&db.conn)
+    .insert(db)
     .await?)
 }
 

@@ -19,12 +19,14 @@ use crate::error::{Result, StoreError};
 use crate::events::{self, EventKind, NewEvent};
 use crate::fields::{self, FieldChange};
 use crate::profiles;
-use crate::text::Name;
+use crate::text::{ExternalId, Name};
 
 /// What `createProfile` asks for.
 pub struct NewProfile {
     /// The name.
     pub name: Name,
+    /// The partner's key for it, unique within the workspace.
+    pub external_id: Option<ExternalId>,
     /// Contacts to attach in the same step.
     pub contact_ids: Vec<Uuid>,
     /// Move those contacts even if they belong to another profile.
@@ -41,12 +43,15 @@ pub async fn create_profile(
     new: NewProfile,
 ) -> Result<profile_rows::Model> {
     let txn = db.begin_write().await?;
-    let profile = profiles::insert(&txn, workspace_id, new.name, crate::db::now()).await?;
-    let mut log = vec![NewEvent::new(
-        EventKind::ProfileCreated,
-        profile.id,
-        json!({ "name": profile.name }),
-    )];
+    let profile = profiles::insert(
+        &txn,
+        workspace_id,
+        new.name,
+        new.external_id,
+        crate::db::now(),
+    )
+    .await?;
+    let mut log = vec![created(&profile)];
     for contact_id in new.contact_ids {
         let outcome = join(
             &txn,
@@ -69,6 +74,83 @@ pub async fn create_profile(
     events::record(&txn, db, workspace_id, log).await?;
     txn.commit().await?;
     Ok(profile)
+}
+
+/// The `PROFILE_CREATED` event of `profile`: its name, and its external id if it has one.
+pub(crate) fn created(profile: &profile_rows::Model) -> NewEvent {
+    let mut changes = json!({ "name": profile.name });
+    if let Some(external_id) = &profile.external_id {
+        changes["externalId"] = json!(external_id);
+    }
+    NewEvent::new(EventKind::ProfileCreated, profile.id, changes)
+}
+
+/// Put an existing contact into `profile_id` inside the caller's transaction, as
+/// [`attach`] does but leaving the joined profile's version to the caller: the events it
+/// makes (none when the contact was already there). In another profile: CONFLICT unless
+/// `move_contact`.
+pub(crate) async fn join_in<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    contact_id: Uuid,
+    move_contact: bool,
+) -> Result<Vec<NewEvent>> {
+    let outcome = join(txn, workspace_id, profile_id, contact_id, move_contact).await?;
+    Ok(outcome.events(profile_id))
+}
+
+/// A contact that doesn't exist yet, to be made in a profile: its channel, normalised
+/// identifier and display name.
+#[derive(Debug, Clone)]
+pub(crate) struct NewContact {
+    pub channel_id: Uuid,
+    pub identifier: String,
+    pub display_name: String,
+}
+
+/// Insert new contacts straight into `profile_id` in one statement, inside the caller's
+/// transaction (the profile's version is the caller's): their `CONTACT_ATTACHED` events.
+pub(crate) async fn insert_into_profile<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    new: Vec<NewContact>,
+) -> Result<Vec<NewEvent>> {
+    use sea_orm::ActiveValue::Set;
+    let now = crate::db::now();
+    let mut log = Vec::with_capacity(new.len());
+    let rows: Vec<contact_rows::ActiveModel> = new
+        .into_iter()
+        .map(|contact| {
+            let id = Uuid::now_v7();
+            log.push(NewEvent::new(
+                EventKind::ContactAttached,
+                profile_id,
+                json!({
+                    "contactId": id,
+                    "identifier": contact.identifier,
+                    "fromProfileId": null,
+                }),
+            ));
+            contact_rows::ActiveModel {
+                id: Set(id),
+                workspace_id: Set(workspace_id),
+                channel_id: Set(contact.channel_id),
+                search_text: Set(crate::search::contact_text(
+                    &contact.identifier,
+                    &contact.display_name,
+                )),
+                identifier: Set(contact.identifier),
+                display_name: Set(contact.display_name),
+                profile_id: Set(Some(profile_id)),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+        })
+        .collect();
+    crate::bulk::insert_rows(txn, rows).await?;
+    Ok(log)
 }
 
 /// A contact to load (see [`load_contacts`]), with the profile it belongs to, if any.

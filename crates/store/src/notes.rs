@@ -214,3 +214,100 @@ pub async fn counts_of_profiles(
     )
     .await?)
 }
+
+/// A note brought in from elsewhere (an import), with its own author and times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteSpec {
+    /// The agent who wrote it, if the workspace knows them.
+    pub author_id: Option<Uuid>,
+    /// The text.
+    pub body: Body,
+    /// When it was written.
+    pub created_at: sea_orm::prelude::DateTimeWithTimeZone,
+    /// When it was last edited.
+    pub updated_at: sea_orm::prelude::DateTimeWithTimeZone,
+}
+
+/// Write `specs` on `profile_id` in one statement, inside the caller's transaction (whose
+/// profile is in `workspace_id`): their `NOTE_CREATED` events.
+pub(crate) async fn insert_in<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    specs: Vec<NoteSpec>,
+) -> Result<Vec<NewEvent>> {
+    let mut log = Vec::with_capacity(specs.len());
+    let rows: Vec<notes::ActiveModel> = specs
+        .into_iter()
+        .map(|spec| {
+            let id = Uuid::now_v7();
+            log.push(NewEvent::new(
+                EventKind::NoteCreated,
+                profile_id,
+                json!({ "noteId": id, "body": spec.body.as_str() }),
+            ));
+            notes::ActiveModel {
+                id: Set(id),
+                workspace_id: Set(workspace_id),
+                profile_id: Set(profile_id),
+                author_id: Set(spec.author_id),
+                body: Set(spec.body.into_inner()),
+                created_at: Set(spec.created_at),
+                updated_at: Set(spec.updated_at),
+            }
+        })
+        .collect();
+    crate::bulk::insert_rows(txn, rows).await?;
+    Ok(log)
+}
+
+/// Every note of `profile_id`, inside the caller's transaction.
+pub(crate) async fn of_profile_in<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+) -> Result<Vec<notes::Model>> {
+    Ok(notes::Entity::find()
+        .filter(notes::Column::WorkspaceId.eq(workspace_id))
+        .filter(notes::Column::ProfileId.eq(profile_id))
+        .all(txn)
+        .await?)
+}
+
+/// Every note of each of `profile_ids`, oldest first, with their authors, in one
+/// statement (the export's; a page of profiles at a time). Every profile asked for has an
+/// entry.
+pub async fn all_of_profiles(
+    db: &Db,
+    workspace_id: Uuid,
+    profile_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Vec<WithAuthor>>> {
+    let mut select = Query::select()
+        .column((notes::Entity, Asterisk))
+        .from(notes::Entity)
+        .left_join(
+            agents::Entity,
+            Expr::col((agents::Entity, agents::Column::Id))
+                .equals((notes::Entity, notes::Column::AuthorId))
+                .and(
+                    Expr::col((agents::Entity, agents::Column::WorkspaceId))
+                        .equals((notes::Entity, notes::Column::WorkspaceId)),
+                ),
+        )
+        .and_where(Expr::col((notes::Entity, notes::Column::WorkspaceId)).eq(workspace_id))
+        .and_where(Expr::col((notes::Entity, notes::Column::ProfileId)).is_in(profile_ids.clone()))
+        .order_by((notes::Entity, notes::Column::CreatedAt), Order::Asc)
+        .order_by((notes::Entity, notes::Column::Id), Order::Asc)
+        .to_owned();
+    sql::select_prefixed(&mut select, agents::Entity, AUTHOR);
+    let statement = db.conn.get_database_backend().build(&select);
+    let rows = WithAuthor::find_by_statement(statement)
+        .all(&db.conn)
+        .await?;
+    let mut grouped: HashMap<Uuid, Vec<WithAuthor>> =
+        profile_ids.into_iter().map(|id| (id, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(row.note.profile_id).or_default().push(row);
+    }
+    Ok(grouped)
+}

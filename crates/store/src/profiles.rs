@@ -19,7 +19,7 @@ use crate::fields::{self, FieldChange};
 use crate::page::{Cursor, KeyKind, Page, PageRequest};
 use crate::search;
 use crate::sql;
-use crate::text::{Name, SearchTerm};
+use crate::text::{ExternalId, Name, SearchTerm};
 
 /// What the `profiles` list is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,64 +164,194 @@ pub async fn count(db: &Db, workspace_id: Uuid, search: Option<&SearchTerm>) -> 
 
 /// Insert a profile row at version 1, created and last changed `at`, inside the caller's
 /// transaction. A profile that starts with contacts is made by
-/// [`crate::membership::create_profile`], which calls this.
+/// [`crate::membership::create_profile`], which calls this. An external id another
+/// profile of the workspace has is a CONFLICT.
 pub async fn insert<C: ConnectionTrait>(
     txn: &C,
     workspace_id: Uuid,
     name: Name,
+    external_id: Option<ExternalId>,
     at: DateTimeWithTimeZone,
 ) -> Result<profiles::Model> {
-    Ok(profiles::ActiveModel {
+    if let Some(external_id) = &external_id {
+        refuse_taken(txn, workspace_id, None, external_id).await?;
+    }
+    let shown = external_id.clone();
+    profiles::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
         search_name: Set(search::profile_name(name.as_str())),
         name: Set(name.into_inner()),
+        external_id: Set(external_id.map(ExternalId::into_inner)),
         version: Set(1),
         created_at: Set(at),
         updated_at: Set(at),
     }
     .insert(txn)
-    .await?)
+    .await
+    .map_err(|err| taken_on_unique(err.into(), shown.as_ref()))
 }
 
-/// Rename a profile. With `expected_version`, refuse with CONFLICT if the profile changed
-/// since the caller read it.
-pub async fn rename(
+/// The CONFLICT of an external id that another profile of the workspace has.
+fn taken(external_id: &ExternalId) -> StoreError {
+    StoreError::Conflict(format!(
+        "another profile of this workspace has the external id `{}`; external ids are unique within a workspace",
+        external_id.as_str()
+    ))
+}
+
+/// A unique violation of a profile write is its external id's (the only unique key of a
+/// profile besides its id, which is new): say so.
+fn taken_on_unique(err: StoreError, external_id: Option<&ExternalId>) -> StoreError {
+    match external_id {
+        Some(external_id) if err.is_unique_violation() => taken(external_id),
+        _ => err,
+    }
+}
+
+/// Refuse with CONFLICT when a profile other than `except` has `external_id`. Checked
+/// before the write for a clear answer; the unique index decides a race.
+async fn refuse_taken<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    except: Option<Uuid>,
+    external_id: &ExternalId,
+) -> Result<()> {
+    match by_external_id(txn, workspace_id, external_id).await? {
+        Some(other) if Some(other.id) != except => Err(taken(external_id)),
+        _ => Ok(()),
+    }
+}
+
+/// The profile of the workspace with this external id, if any.
+pub async fn by_external_id<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    external_id: &ExternalId,
+) -> Result<Option<profiles::Model>> {
+    Ok(profiles::Entity::find()
+        .filter(profiles::Column::WorkspaceId.eq(workspace_id))
+        .filter(profiles::Column::ExternalId.eq(external_id.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// What `updateProfile` changes; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// A new name.
+    pub name: Option<Name>,
+    /// A new external id (`Some(None)` clears it).
+    pub external_id: Option<Option<ExternalId>>,
+}
+
+impl ProfileUpdate {
+    /// What of this update differs from `profile`: the parts that would change it.
+    pub fn against(self, profile: &profiles::Model) -> ProfileUpdate {
+        ProfileUpdate {
+            name: self.name.filter(|name| name.as_str() != profile.name),
+            external_id: self
+                .external_id
+                .filter(|id| id.as_ref().map(ExternalId::as_str) != profile.external_id.as_deref()),
+        }
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.external_id.is_none()
+    }
+}
+
+/// Change the name and external id of `profile` (as read inside `txn`) as `update` says,
+/// inside the caller's transaction: version + 1 when anything changes. Returns the profile
+/// as written and its events (`PROFILE_RENAMED`, `EXTERNAL_ID_CHANGED`) for the caller to
+/// record; with `expected_version`, CONFLICT if the profile changed since the caller read
+/// it. An update that changes nothing writes nothing (and is no conflict).
+pub async fn update_in<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile: profiles::Model,
+    update: ProfileUpdate,
+    expected_version: Option<i32>,
+) -> Result<(profiles::Model, Vec<NewEvent>)> {
+    let id = profile.id;
+    if let Some(version) = expected_version
+        && version != profile.version
+    {
+        return Err(stale(profile.version, version));
+    }
+    let update = update.against(&profile);
+    if update.is_empty() {
+        return Ok((profile, Vec::new()));
+    }
+    let mut log = Vec::new();
+    // One conditional UPDATE: the version check and the write can't be split by another
+    // writer, so of two updates with the same expected version exactly one wins.
+    let mut change = change(workspace_id, id);
+    if let Some(name) = &update.name {
+        change = change
+            .col_expr(
+                profiles::Column::SearchName,
+                Expr::value(search::profile_name(name.as_str())),
+            )
+            .col_expr(
+                profiles::Column::Name,
+                Expr::value(name.as_str().to_owned()),
+            );
+        log.push(NewEvent::new(
+            EventKind::ProfileRenamed,
+            id,
+            json!({ "name": events::old_new(profile.name.clone(), name.as_str()) }),
+        ));
+    }
+    if let Some(external_id) = &update.external_id {
+        if let Some(external_id) = external_id {
+            refuse_taken(txn, workspace_id, Some(id), external_id).await?;
+        }
+        let new = external_id.as_ref().map(|e| e.as_str().to_owned());
+        change = change.col_expr(profiles::Column::ExternalId, Expr::value(new.clone()));
+        log.push(NewEvent::new(
+            EventKind::ExternalIdChanged,
+            id,
+            json!({ "externalId": events::old_new(profile.external_id.clone(), new) }),
+        ));
+    }
+    if let Some(version) = expected_version {
+        change = change.filter(profiles::Column::Version.eq(version));
+    }
+    let written = change.exec_with_returning(txn).await.map_err(|err| {
+        taken_on_unique(err.into(), update.external_id.clone().flatten().as_ref())
+    })?;
+    let Some(profile) = written.into_iter().next() else {
+        let current = find(txn, workspace_id, id).await?;
+        return Err(stale(
+            current.version,
+            expected_version.unwrap_or(current.version),
+        ));
+    };
+    Ok((profile, log))
+}
+
+fn stale(current: i32, expected: i32) -> StoreError {
+    StoreError::Conflict(format!(
+        "the profile changed meanwhile: it is at version {current}, not {expected}; reload it and try again"
+    ))
+}
+
+/// `updateProfile`: rename a profile and/or set or clear its external id. With
+/// `expected_version`, refuse with CONFLICT if the profile changed since the caller read
+/// it.
+pub async fn update(
     db: &Db,
     workspace_id: Uuid,
     id: Uuid,
-    name: Name,
+    update: ProfileUpdate,
     expected_version: Option<i32>,
 ) -> Result<profiles::Model> {
     let txn = db.begin_write().await?;
-    let old_name = find(&txn, workspace_id, id).await?.name;
-    // One conditional UPDATE: the version check and the write can't be split by another
-    // writer, so of two updates with the same expected version exactly one wins.
-    let mut update = change(workspace_id, id)
-        .col_expr(
-            profiles::Column::SearchName,
-            Expr::value(search::profile_name(name.as_str())),
-        )
-        .col_expr(profiles::Column::Name, Expr::value(name.into_inner()));
-    if let Some(version) = expected_version {
-        update = update.filter(profiles::Column::Version.eq(version));
-    }
-    let Some(profile) = update.exec_with_returning(&txn).await?.into_iter().next() else {
-        let current = find(&txn, workspace_id, id).await?;
-        return Err(StoreError::Conflict(format!(
-            "the profile changed meanwhile: it is at version {}, not {}; reload it and try again",
-            current.version,
-            expected_version.unwrap_or(current.version)
-        )));
-    };
-    if profile.name != old_name {
-        let event = NewEvent::new(
-            EventKind::ProfileRenamed,
-            id,
-            json!({ "name": events::old_new(old_name, profile.name.clone()) }),
-        );
-        events::record(&txn, db, workspace_id, vec![event]).await?;
-    }
+    let profile = find(&txn, workspace_id, id).await?;
+    let (profile, log) = update_in(&txn, workspace_id, profile, update, expected_version).await?;
+    events::record(&txn, db, workspace_id, log).await?;
     txn.commit().await?;
     Ok(profile)
 }

@@ -78,6 +78,11 @@ bounded_text!(
     Body, 10_000, multiline = true
 );
 bounded_text!(
+    /// A profile's external id: a partner's own key for it (a CRM id, a customer
+    /// number), unique within the workspace; one line, 1 to 255 printable characters.
+    ExternalId, 255, multiline = false
+);
+bounded_text!(
     /// A search term: one line, 1 to 200 characters.
     SearchTerm, 200, multiline = false
 );
@@ -123,6 +128,15 @@ mod tests {
         assert!(Name::parse("a\nb", "name").is_err());
         assert!(Body::parse("a\nb", "body").is_ok());
         assert!(OptionLabel::parse(&"a".repeat(101), "options").is_err());
+        assert!(ExternalId::parse(&"x".repeat(255), "externalId").is_ok());
+        assert!(ExternalId::parse(&"x".repeat(256), "externalId").is_err());
+        assert!(ExternalId::parse("crm\t42", "externalId").is_err());
+        assert_eq!(
+            ExternalId::parse(" crm-42 ", "externalId")
+                .unwrap()
+                .as_str(),
+            "crm-42"
+        );
         assert_eq!(
             SearchTerm::parse_optional(Some("  "), "search").unwrap(),
             None

@@ -16,7 +16,7 @@ use crate::workspace::{Agent, AgentId};
 #[derive(Debug, Enum, Clone, Copy, PartialEq, Eq, Hash)]
 #[graphql(remote = "profilegraph_store::events::EventKind")]
 pub enum ProfileEventKind {
-    /// The profile was created. `changes`: `name`.
+    /// The profile was created. `changes`: `name`, and `externalId` when it was given one.
     ProfileCreated,
     /// Its name changed. `changes`: `name { old new }`.
     ProfileRenamed,
@@ -44,6 +44,9 @@ pub enum ProfileEventKind {
     /// A conversation of one of its contacts changed. `changes`: `contactMomentId`, and
     /// `status { old new }` and/or `subject { old new }`.
     ContactMomentUpdated,
+    /// Its external id was set, changed or cleared. `changes`: `externalId { old new }`
+    /// (null for none).
+    ExternalIdChanged,
 }
 
 /// One change to a profile, from the event log.

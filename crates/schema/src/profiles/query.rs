@@ -12,7 +12,7 @@ use crate::ids::{self, NodeKind};
 use crate::loaders;
 use crate::pagination::{BoxFuture, Count, PageRequest};
 use profilegraph_store::profiles::{self as store, Sort, SortKey};
-use profilegraph_store::text::SearchTerm;
+use profilegraph_store::text::{ExternalId, SearchTerm};
 
 /// What profiles can be sorted by.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +65,26 @@ impl ProfileQuery {
             return Ok(None);
         };
         Ok(loaders::one(ctx, ProfileId(id)).await?.map(Profile))
+    }
+
+    /// One profile by your own key (its `externalId`); null when no profile of this
+    /// workspace has it.
+    async fn profile_by_external_id(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The external id, exactly as it was set (surrounding spaces aside).")]
+        external_id: String,
+    ) -> Result<Option<Profile>> {
+        let viewer = auth::viewer_with(ctx, Scope::Read)?;
+        let Ok(external_id) = ExternalId::parse(&external_id, "externalId") else {
+            return Ok(None);
+        };
+        let db = crate::context::db(ctx)?;
+        Ok(
+            store::by_external_id(&db.conn, viewer.workspace_id, &external_id)
+                .await?
+                .map(Profile),
+        )
     }
 
     /// All profiles of the workspace ("All profiles"), with look-up. Sorted by name

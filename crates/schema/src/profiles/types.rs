@@ -58,6 +58,12 @@ impl Profile {
         &self.0.name
     }
 
+    /// Your own key for this profile (a CRM id, a customer number), unique within the
+    /// workspace; null when it has none. Find a profile by it with `profileByExternalId`.
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
+
     /// Goes up by one on every change to the profile (name, field values, contacts). Pass
     /// it as `expectedVersion` to `updateProfile` to refuse overwriting someone else's
     /// change.

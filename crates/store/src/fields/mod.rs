@@ -32,6 +32,101 @@ pub struct FieldChange {
     pub value: Option<Value>,
 }
 
+/// The workspace's fields among `ids`, by id.
+async fn definitions<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, custom_fields::Model>> {
+    Ok(custom_fields::Entity::find()
+        .filter(custom_fields::Column::WorkspaceId.eq(workspace_id))
+        .filter(custom_fields::Column::Id.is_in(ids))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f))
+        .collect())
+}
+
+/// One checked change: the field, and the value in its stored form (`None`: cleared).
+type Checked<'a> = (&'a custom_fields::Model, Option<Value>);
+
+/// Check every change against its field: the first bad one refuses them all.
+fn check_all<'a>(
+    fields: &'a HashMap<Uuid, custom_fields::Model>,
+    changes: &[FieldChange],
+) -> Result<Vec<Checked<'a>>> {
+    changes
+        .iter()
+        .map(|change| {
+            let field = fields
+                .get(&change.field_id)
+                .ok_or(StoreError::NotFound("CustomField"))?;
+            if field.archived {
+                return Err(StoreError::bad_input(
+                    field.key.as_str(),
+                    format!("{} is archived and can't be set", field.label),
+                ));
+            }
+            match &change.value {
+                None if field.required => Err(StoreError::bad_input(
+                    field.key.as_str(),
+                    format!("{} is required and can't be cleared", field.label),
+                )),
+                None => Ok((field, None)),
+                Some(value) => {
+                    let stored = validate::check(field, value).map_err(|msg| {
+                        StoreError::bad_input(field.key.as_str(), format!("{}: {msg}", field.label))
+                    })?;
+                    Ok((field, Some(stored)))
+                }
+            }
+        })
+        .collect()
+}
+
+/// The rows to insert for the values `checked` sets on `profile_id`.
+fn value_rows(
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    checked: &[Checked<'_>],
+) -> Vec<profile_field_values::ActiveModel> {
+    let now = crate::db::now();
+    checked
+        .iter()
+        .filter_map(|(field, value)| {
+            value
+                .as_ref()
+                .map(|value| profile_field_values::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    workspace_id: Set(workspace_id),
+                    profile_id: Set(profile_id),
+                    field_id: Set(field.id),
+                    value: Set(value.clone()),
+                    updated_at: Set(now),
+                })
+        })
+        .collect()
+}
+
+/// A profile's current values of the fields `ids`, by field.
+async fn current_values<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Value>> {
+    Ok(profile_field_values::Entity::find()
+        .filter(profile_field_values::Column::WorkspaceId.eq(workspace_id))
+        .filter(profile_field_values::Column::ProfileId.eq(profile_id))
+        .filter(profile_field_values::Column::FieldId.is_in(ids))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|v| (v.field_id, v.value))
+        .collect())
+}
+
 /// Check every change against its field, then write them, inside the caller's
 /// transaction. Nothing is written unless every value is good. Returns what changed, one
 /// `{ "key", "old", "new" }` per field whose value is now different, for the event log.
@@ -45,63 +140,12 @@ pub async fn apply<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = changes.iter().map(|c| c.field_id).collect();
-    let fields: HashMap<Uuid, custom_fields::Model> = custom_fields::Entity::find()
-        .filter(custom_fields::Column::WorkspaceId.eq(workspace_id))
-        .filter(custom_fields::Column::Id.is_in(ids.clone()))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|f| (f.id, f))
-        .collect();
-
+    let fields = definitions(txn, workspace_id, ids.clone()).await?;
     // Validate everything first: one bad value refuses the request before any write.
-    let mut rows = Vec::new();
-    let mut new_values: Vec<(&custom_fields::Model, Option<Value>)> = Vec::new();
-    for change in changes {
-        let field = fields
-            .get(&change.field_id)
-            .ok_or(StoreError::NotFound("CustomField"))?;
-        if field.archived {
-            return Err(StoreError::bad_input(
-                field.key.as_str(),
-                format!("{} is archived and can't be set", field.label),
-            ));
-        }
-        match &change.value {
-            None if field.required => {
-                return Err(StoreError::bad_input(
-                    field.key.as_str(),
-                    format!("{} is required and can't be cleared", field.label),
-                ));
-            }
-            None => new_values.push((field, None)),
-            Some(value) => {
-                let stored = validate::check(field, value).map_err(|msg| {
-                    StoreError::bad_input(field.key.as_str(), format!("{}: {msg}", field.label))
-                })?;
-                new_values.push((field, Some(stored.clone())));
-                rows.push(profile_field_values::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    workspace_id: Set(workspace_id),
-                    profile_id: Set(profile_id),
-                    field_id: Set(field.id),
-                    value: Set(stored),
-                    updated_at: Set(crate::db::now()),
-                });
-            }
-        }
-    }
-
-    let old: HashMap<Uuid, Value> = profile_field_values::Entity::find()
-        .filter(profile_field_values::Column::WorkspaceId.eq(workspace_id))
-        .filter(profile_field_values::Column::ProfileId.eq(profile_id))
-        .filter(profile_field_values::Column::FieldId.is_in(ids.clone()))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|v| (v.field_id, v.value))
-        .collect();
-    let changed: Vec<Value> = new_values
+    let checked = check_all(&fields, changes)?;
+    let rows = value_rows(workspace_id, profile_id, &checked);
+    let old = current_values(txn, workspace_id, profile_id, ids.clone()).await?;
+    let changed: Vec<Value> = checked
         .into_iter()
         .filter(|(field, new)| old.get(&field.id) != new.as_ref())
         .map(|(field, new)| {
@@ -126,6 +170,58 @@ pub async fn apply<C: ConnectionTrait>(
             .await?;
     }
     Ok(changed)
+}
+
+/// [`apply`] for a profile made in the same transaction, which has no values yet: check,
+/// then insert, in two statements.
+pub async fn apply_to_new<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    changes: &[FieldChange],
+) -> Result<Vec<Value>> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.field_id).collect();
+    let fields = definitions(txn, workspace_id, ids).await?;
+    let checked = check_all(&fields, changes)?;
+    let rows = value_rows(workspace_id, profile_id, &checked);
+    if !rows.is_empty() {
+        profile_field_values::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(checked
+        .into_iter()
+        .filter(|(_, new)| new.is_some())
+        .map(|(field, new)| serde_json::json!({ "key": field.key, "old": null, "new": new }))
+        .collect())
+}
+
+/// Check every change against its field (refusing as [`apply`] does) and keep those that
+/// would change `profile_id`'s values: what [`apply`] has left to do. Reads only.
+pub async fn effective<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    changes: &[FieldChange],
+) -> Result<Vec<FieldChange>> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.field_id).collect();
+    let fields = definitions(txn, workspace_id, ids.clone()).await?;
+    let checked = check_all(&fields, changes)?;
+    let old = current_values(txn, workspace_id, profile_id, ids).await?;
+    Ok(checked
+        .into_iter()
+        .filter(|(field, new)| old.get(&field.id) != new.as_ref())
+        .map(|(field, value)| FieldChange {
+            field_id: field.id,
+            value,
+        })
+        .collect())
 }
 
 /// The workspace's fields, in position order; archived ones only when asked.
