@@ -13,6 +13,7 @@ mod m20261122_000004_idempotency;
 pub mod m20261122_000005_row_security;
 mod m20261202_000006_profile_events;
 mod m20261202_000007_webhooks;
+mod m20261210_000008_merge;
 mod util;
 
 /// Every migration, in order.
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_row_security::Migration),
             Box::new(m20261202_000006_profile_events::Migration),
             Box::new(m20261202_000007_webhooks::Migration),
+            Box::new(m20261210_000008_merge::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ mod fields;
 mod foundation;
 mod fuzz_findings;
 mod isolation;
+mod merge;
 mod notes;
 mod panics;
 mod row_security;

@@ -111,6 +111,7 @@ fn payload_selection(mutation: &str) -> &'static str {
             "{ profile { id name version updatedAt } }"
         }
         "deleteProfile" => "{ deletedProfileId }",
+        "mergeProfiles" => "{ dryRun profile { id } movedContacts { id } }",
         "createContact" => "{ contact { id identifier displayName } created }",
         "attachContact" | "detachContact" => {
             "{ profile { id version } contact { id profile { id } } }"

@@ -53,11 +53,13 @@ pub enum EventKind {
     ContactMomentStarted,
     /// A conversation of one of its contacts changed (status or subject).
     ContactMomentUpdated,
+    /// Another profile was merged into it.
+    ProfilesMerged,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::ProfileCreated,
         EventKind::ProfileRenamed,
         EventKind::ProfileDeleted,
@@ -69,6 +71,7 @@ impl EventKind {
         EventKind::NoteDeleted,
         EventKind::ContactMomentStarted,
         EventKind::ContactMomentUpdated,
+        EventKind::ProfilesMerged,
     ];
 
     /// The stored form.
@@ -85,6 +88,7 @@ impl EventKind {
             EventKind::NoteDeleted => "NOTE_DELETED",
             EventKind::ContactMomentStarted => "CONTACT_MOMENT_STARTED",
             EventKind::ContactMomentUpdated => "CONTACT_MOMENT_UPDATED",
+            EventKind::ProfilesMerged => "PROFILES_MERGED",
         }
     }
 

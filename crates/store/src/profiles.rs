@@ -5,7 +5,7 @@ use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryTrait, UpdateMany,
+    QueryFilter, QuerySelect, QueryTrait, UpdateMany,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -59,6 +59,23 @@ pub async fn find<C: ConnectionTrait>(
 ) -> Result<profiles::Model> {
     profiles::Entity::find_by_id(id)
         .filter(profiles::Column::WorkspaceId.eq(workspace_id))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound("Profile"))
+}
+
+/// A profile of the workspace, its row locked until the transaction ends (`FOR UPDATE`
+/// on PostgreSQL; SQLite's write transactions hold the whole database), or NOT_FOUND.
+/// Another writer that locks it waits; once this one deletes it, that writer finds
+/// nothing.
+pub async fn find_locked<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<profiles::Model> {
+    profiles::Entity::find_by_id(id)
+        .filter(profiles::Column::WorkspaceId.eq(workspace_id))
+        .lock_exclusive()
         .one(db)
         .await?
         .ok_or(StoreError::NotFound("Profile"))
@@ -171,7 +188,7 @@ pub async fn insert<C: ConnectionTrait>(
     name: Name,
     at: DateTimeWithTimeZone,
 ) -> Result<profiles::Model> {
-    Ok(profiles::ActiveModel {
+    let profile = profiles::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
         search_name: Set(search::profile_name(name.as_str())),
@@ -181,7 +198,9 @@ pub async fn insert<C: ConnectionTrait>(
         updated_at: Set(at),
     }
     .insert(txn)
-    .await?)
+    .await?;
+    crate::suggestions::index_name(txn, workspace_id, profile.id, &profile.name, false).await?;
+    Ok(profile)
 }
 
 /// Rename a profile. With `expected_version`, refuse with CONFLICT if the profile changed
@@ -215,6 +234,7 @@ pub async fn rename(
         )));
     };
     if profile.name != old_name {
+        crate::suggestions::index_name(&txn, workspace_id, id, &profile.name, true).await?;
         let event = NewEvent::new(
             EventKind::ProfileRenamed,
             id,

@@ -109,7 +109,7 @@ impl ProfileMutation {
         .await?;
         crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
-            profile: Profile(profile),
+            profile: Profile::from(profile),
         })
     }
 
@@ -133,7 +133,7 @@ impl ProfileMutation {
         .await?;
         crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
-            profile: Profile(profile),
+            profile: Profile::from(profile),
         })
     }
 
@@ -152,7 +152,7 @@ impl ProfileMutation {
             store::set_fields(crate::context::db(ctx)?, viewer.workspace_id, id, &changes).await?;
         crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
-            profile: Profile(profile),
+            profile: Profile::from(profile),
         })
     }
 

@@ -64,7 +64,7 @@ impl ProfileQuery {
         let Ok(id) = ids::decode_as(NodeKind::Profile, &id, "id") else {
             return Ok(None);
         };
-        Ok(loaders::one(ctx, ProfileId(id)).await?.map(Profile))
+        Ok(loaders::one(ctx, ProfileId(id)).await?.map(Profile::from))
     }
 
     /// All profiles of the workspace ("All profiles"), with look-up. Sorted by name
@@ -118,7 +118,7 @@ impl ProfileQuery {
         let db = crate::context::db(ctx)?;
         let rows = store::list(db, viewer.workspace_id, search.as_ref(), sort, &page).await?;
         Ok(ProfileConnection::new(
-            rows.map(Profile),
+            rows.map(Profile::from),
             CountProfiles {
                 workspace_id: viewer.workspace_id,
                 search,

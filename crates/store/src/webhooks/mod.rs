@@ -37,6 +37,7 @@ pub fn webhook_type(kind: EventKind) -> &'static str {
         EventKind::NoteDeleted => "note.deleted",
         EventKind::ContactMomentStarted => "contact_moment.started",
         EventKind::ContactMomentUpdated => "contact_moment.updated",
+        EventKind::ProfilesMerged => "profile.merged",
     }
 }
 
