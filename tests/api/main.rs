@@ -29,6 +29,7 @@ mod notes;
 mod panics;
 mod row_security;
 mod schema_sdl;
+mod suggestions;
 mod webhooks;
 
 // The GraphQL operations the workflow tests below share.

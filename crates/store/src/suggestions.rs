@@ -66,8 +66,9 @@ fn weight(reason: Reason, name_similarity: f64) -> f64 {
     match reason {
         Reason::SameEmail => 0.95,
         Reason::SamePhone => 0.9,
-        // 0.55 at the threshold, up to 0.95 for the same name.
-        Reason::SimilarName => 0.55 + (name_similarity - NAME_THRESHOLD) * 2.0,
+        // 0.5 at the threshold, up to 0.85 for the same name: many people share a name,
+        // few share an address or a number.
+        Reason::SimilarName => 0.5 + (name_similarity - NAME_THRESHOLD) * 1.75,
     }
 }
 

@@ -30,9 +30,9 @@ pub enum ProfileSuggestionReason {
 pub struct ProfileSuggestion {
     /// The suggested profile.
     pub profile: Profile,
-    /// How likely it is the one, from 0 to 1: one strong reason (the same e-mail address
-    /// or phone number) scores about 0.9, a similar name 0.55 to 0.95 by how alike it is,
-    /// several reasons together more.
+    /// How likely it is the one, from 0 to 1: the same e-mail address scores 0.95, the
+    /// same phone number 0.9, a similar name 0.5 to 0.85 by how alike it is, and several
+    /// reasons together more.
     pub score: f64,
     /// Why it is suggested, at least one reason.
     pub reasons: Vec<ProfileSuggestionReason>,
