@@ -355,3 +355,33 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    the_labelled_duplicates_are_found_to_the_targets,
+    |app: TestApp| async move {
+        // A small seeded workspace, and the labelled cases among its people.
+        let seeded = profilegraph::seed::generate(
+            &app.db,
+            "Quality Co",
+            profilegraph::seed::Size::per_profile(300),
+            false,
+        )
+        .await
+        .unwrap();
+        let cases = profilegraph::quality::seed_labelled(&app.db, seeded.workspace_id, 200, 7)
+            .await
+            .unwrap();
+        assert_eq!(cases.len(), 200);
+        assert!(
+            cases.iter().any(|c| c.truth.is_none()),
+            "near misses included"
+        );
+        let quality = profilegraph::quality::evaluate(&app.db, seeded.workspace_id, &cases)
+            .await
+            .unwrap();
+        assert!(
+            quality.precision_at_1 >= 0.95 && quality.recall_at_5 >= 0.95,
+            "{quality:#?}"
+        );
+    }
+);

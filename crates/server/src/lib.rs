@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod live;
+pub mod quality;
 pub mod retention;
 pub mod seed;
 pub mod shapes;

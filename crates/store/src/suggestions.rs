@@ -350,41 +350,29 @@ struct Evidence {
     name_similarity: f64,
 }
 
-/// Profiles of the workspace (but `exclude`) with a name key among `keys`, with their
-/// names.
+/// Profiles of the workspace (but `exclude`) with a name key among `name_keys`: one
+/// look-up in the keys' index, nothing joined (the names come with the candidates'
+/// rows, see [`rank`]).
 async fn by_name_keys(
     db: &Db,
     workspace_id: Uuid,
     name_keys: Vec<String>,
     exclude: &[Uuid],
-) -> Result<Vec<(Uuid, String)>> {
+) -> Result<Vec<Uuid>> {
     if name_keys.is_empty() {
         return Ok(Vec::new());
     }
-    let mut select = Query::select()
+    let mut select = keys::Entity::find()
+        .select_only()
+        .column(keys::Column::ProfileId)
         .distinct()
-        .column((profiles::Entity, profiles::Column::Id))
-        .column((profiles::Entity, profiles::Column::Name))
-        .from(keys::Entity)
-        .inner_join(
-            profiles::Entity,
-            Expr::col((profiles::Entity, profiles::Column::Id))
-                .equals((keys::Entity, keys::Column::ProfileId)),
-        )
-        .and_where(Expr::col((keys::Entity, keys::Column::WorkspaceId)).eq(workspace_id))
-        .and_where(Expr::col((keys::Entity, keys::Column::Key)).is_in(name_keys))
-        .and_where(Expr::col((profiles::Entity, profiles::Column::WorkspaceId)).eq(workspace_id))
-        .limit(CANDIDATES)
-        .to_owned();
+        .filter(keys::Column::WorkspaceId.eq(workspace_id))
+        .filter(keys::Column::Key.is_in(name_keys))
+        .limit(CANDIDATES);
     if !exclude.is_empty() {
-        select.and_where(
-            Expr::col((keys::Entity, keys::Column::ProfileId)).is_not_in(exclude.to_vec()),
-        );
+        select = select.filter(keys::Column::ProfileId.is_not_in(exclude.to_vec()));
     }
-    let rows = db.conn.query_all(&select).await?;
-    rows.into_iter()
-        .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "name")?)))
-        .collect()
+    Ok(select.into_tuple().all(&db.conn).await?)
 }
 
 /// Profiles of the workspace (but `exclude`) with a contact (other than `not_contact`)
@@ -416,13 +404,38 @@ async fn by_match_keys(
         .collect())
 }
 
-/// Score the evidence, load the profiles, best first, at most `first`.
+/// Load the candidates (those with an identifier in common, `evidence`, and those with
+/// a name key in common, `by_name`) in one statement, score their names against `name`,
+/// and return them best first, at most `first`.
 async fn rank(
     db: &Db,
     workspace_id: Uuid,
-    evidence: HashMap<Uuid, Evidence>,
+    mut evidence: HashMap<Uuid, Evidence>,
+    name: Option<&str>,
+    by_name: Vec<Uuid>,
     first: usize,
 ) -> Result<Vec<Suggestion>> {
+    let mut ids: Vec<Uuid> = evidence.keys().copied().chain(by_name).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: HashMap<Uuid, profiles::Model> = crate::profiles::by_ids(db, workspace_id, ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    if let Some(name) = name {
+        for (id, profile) in &rows {
+            let similarity = name_similarity(name, &profile.name);
+            if similarity >= NAME_THRESHOLD {
+                let e = evidence.entry(*id).or_default();
+                e.reasons.insert(Reason::SimilarName);
+                e.name_similarity = e.name_similarity.max(similarity);
+            }
+        }
+    }
     let mut scored: Vec<(Uuid, f64, Vec<Reason>)> = evidence
         .into_iter()
         .filter(|(_, e)| !e.reasons.is_empty())
@@ -435,15 +448,6 @@ async fn rank(
             let score = ((1.0 - doubt) * 1000.0).round() / 1000.0;
             (id, score.clamp(0.0, 1.0), e.reasons.into_iter().collect())
         })
-        .collect();
-    if scored.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Uuid> = scored.iter().map(|(id, ..)| *id).collect();
-    let rows: HashMap<Uuid, profiles::Model> = crate::profiles::by_ids(db, workspace_id, ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
         .collect();
     // Best first; of equals, the profile changed last, then by id, so the order is stable.
     scored.sort_by(|a, b| {
@@ -463,18 +467,6 @@ async fn rank(
         })
         .take(first.min(MAX_SUGGESTIONS))
         .collect())
-}
-
-/// Add the name candidates to `evidence`, each scored against `name`.
-fn add_names(evidence: &mut HashMap<Uuid, Evidence>, name: &str, found: Vec<(Uuid, String)>) {
-    for (id, other) in found {
-        let similarity = name_similarity(name, &other);
-        if similarity >= NAME_THRESHOLD {
-            let e = evidence.entry(id).or_default();
-            e.reasons.insert(Reason::SimilarName);
-            e.name_similarity = e.name_similarity.max(similarity);
-        }
-    }
 }
 
 /// The profiles `contact` most likely belongs to, best first: never its own profile,
@@ -500,12 +492,12 @@ pub async fn for_contact(
         }
     }
     // A display name that is only the identifier says nothing about the person's name.
-    if contact.display_name != contact.identifier {
-        let found =
-            by_name_keys(db, workspace_id, name_keys(&contact.display_name), &exclude).await?;
-        add_names(&mut evidence, &contact.display_name, found);
-    }
-    rank(db, workspace_id, evidence, first).await
+    let name = (contact.display_name != contact.identifier).then_some(&*contact.display_name);
+    let by_name = match name {
+        Some(name) => by_name_keys(db, workspace_id, name_keys(name), &exclude).await?,
+        None => Vec::new(),
+    };
+    rank(db, workspace_id, evidence, name, by_name, first).await
 }
 
 /// Other profiles that are likely the same person as `profile`, best first.
@@ -539,9 +531,16 @@ pub async fn duplicates_of(
             .reasons
             .insert(reason_of(&key));
     }
-    let found = by_name_keys(db, workspace_id, name_keys(&profile.name), &exclude).await?;
-    add_names(&mut evidence, &profile.name, found);
-    rank(db, workspace_id, evidence, first).await
+    let by_name = by_name_keys(db, workspace_id, name_keys(&profile.name), &exclude).await?;
+    rank(
+        db,
+        workspace_id,
+        evidence,
+        Some(&profile.name),
+        by_name,
+        first,
+    )
+    .await
 }
 
 #[cfg(test)]
