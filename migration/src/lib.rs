@@ -14,6 +14,7 @@ pub mod m20261122_000005_row_security;
 mod m20261202_000006_profile_events;
 mod m20261202_000007_webhooks;
 mod m20261210_000008_external_ids;
+mod m20261210_000009_merge;
 mod util;
 
 /// Every migration, in order.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_profile_events::Migration),
             Box::new(m20261202_000007_webhooks::Migration),
             Box::new(m20261210_000008_external_ids::Migration),
+            Box::new(m20261210_000009_merge::Migration),
         ]
     }
 }

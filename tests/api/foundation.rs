@@ -214,6 +214,7 @@ fn contact_row(ws: Uuid, channel: Uuid, identifier: &str) -> contacts::ActiveMod
         search_text: Set(profilegraph_store::search::contact_text(
             identifier, "Someone",
         )),
+        match_key: Set(profilegraph_store::suggestions::match_key(identifier)),
         profile_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

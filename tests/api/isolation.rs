@@ -267,7 +267,7 @@ fn mutation(path: &'static str, other_id: &str, input: impl Fn(&str) -> Value + 
 }
 
 /// Every call that takes an id, with B's ids, the rest filled with the demo's ids.
-fn probes(a: &Demo, b: &Other) -> Vec<Probe> {
+fn probes(a: &Demo, b: &Other, second: &str) -> Vec<Probe> {
     let mut probes = Vec::new();
     // Every kind of node, alone and among others.
     for id in b.ids() {
@@ -390,6 +390,37 @@ fn probes(a: &Demo, b: &Other) -> Vec<Probe> {
             "Mutation.setProfileFields(input.values.fieldId)",
             &b.field,
             move |id| json!({ "profileId": peter, "values": [{ "fieldId": id, "value": "x" }] }),
+        ));
+    }
+    // A merge with B's profile on either side, or B's field in a choice (between two
+    // profiles of the demo's, so only the field is foreign).
+    {
+        let p = peter.clone();
+        probes.push(mutation(
+            "Mutation.mergeProfiles(input.survivorId)",
+            &b.profile,
+            move |id| json!({ "survivorId": id, "mergedId": p }),
+        ));
+        let p = peter.clone();
+        probes.push(mutation(
+            "Mutation.mergeProfiles(input.mergedId)",
+            &b.profile,
+            move |id| json!({ "survivorId": p, "mergedId": id }),
+        ));
+        let p = peter.clone();
+        probes.push(mutation(
+            "Mutation.mergeProfiles(input.mergedId)",
+            &b.profile,
+            move |id| json!({ "survivorId": p, "mergedId": id, "dryRun": true }),
+        ));
+        let (p, second) = (peter.clone(), second.to_owned());
+        probes.push(mutation(
+            "Mutation.mergeProfiles(input.fieldChoices.fieldId)",
+            &b.field,
+            move |id| {
+                json!({ "survivorId": p, "mergedId": second,
+                              "fieldChoices": [{ "fieldId": id, "keep": "MERGED" }] })
+            },
         ));
     }
     probes.push(mutation(
@@ -561,7 +592,15 @@ both_backends!(
         assert_eq!(d["contactMoments"]["totalCount"], 1, "{d:#}");
         assert_eq!(d["profile"]["contactMoments"]["totalCount"], 1, "{d:#}");
 
-        let probes = probes(&a, &b);
+        // A second profile of the demo's, for a merge whose only foreign id is a field.
+        let second = mutate_ok(
+            &app,
+            &app.demo_token,
+            "createProfile",
+            json!({ "name": "Second Demo" }),
+        )
+        .await;
+        let probes = probes(&a, &b, second["profile"]["id"].as_str().unwrap());
 
         // The sweep covers every id-taking argument the schema has, and nothing else.
         // Subscriptions run over WebSocket only: their sweep is in `live`

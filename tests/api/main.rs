@@ -28,10 +28,12 @@ mod foundation;
 mod fuzz_findings;
 mod graphiql;
 mod isolation;
+mod merge;
 mod notes;
 mod panics;
 mod row_security;
 mod schema_sdl;
+mod suggestions;
 mod webhooks;
 
 // The GraphQL operations the workflow tests below share.

@@ -112,6 +112,7 @@ fn payload_selection(mutation: &str) -> &'static str {
         }
         "upsertProfile" => "{ profile { id name externalId version updatedAt } created }",
         "deleteProfile" => "{ deletedProfileId }",
+        "mergeProfiles" => "{ dryRun profile { id } movedContacts { id } }",
         "createContact" => "{ contact { id identifier displayName } created }",
         "attachContact" | "detachContact" => {
             "{ profile { id version } contact { id profile { id } } }"

@@ -20,6 +20,9 @@ pub struct Model {
     pub updated_at: DateTimeWithTimeZone,
     #[sea_orm(column_type = "Text")]
     pub search_text: String,
+    /// The identifier as an e-mail address (`email:…`) or E.164 number (`phone:…`),
+    /// whatever the channel; null for other identifiers.
+    pub match_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,8 @@ pub mod notes;
 pub mod profile_event_seqs;
 pub mod profile_events;
 pub mod profile_field_values;
+pub mod profile_name_keys;
+pub mod profile_redirects;
 pub mod profiles;
 pub mod webhook_attempts;
 pub mod webhook_deliveries;

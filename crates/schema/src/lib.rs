@@ -17,12 +17,14 @@ pub mod fields;
 pub mod ids;
 pub mod loaders;
 pub mod metrics;
+pub mod merge;
 pub mod moments;
 pub mod node;
 pub mod notes;
 pub mod pagination;
 pub mod profiles;
 pub mod scalars;
+pub mod suggestions;
 pub mod webhooks;
 pub mod workspace;
 
@@ -53,6 +55,7 @@ pub struct QueryRoot(
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     profiles::ProfileMutation,
+    merge::MergeMutation,
     contacts::ContactMutation,
     notes::NoteMutation,
     moments::MomentMutation,

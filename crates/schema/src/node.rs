@@ -59,7 +59,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     Ok(match kind {
         NodeKind::Profile => loaders::one(ctx, ProfileId(uuid))
             .await?
-            .map(|m| Node::Profile(Profile(m))),
+            .map(|m| Node::Profile(Profile::from(m))),
         NodeKind::Contact => loaders::one(ctx, ContactId(uuid))
             .await?
             .map(|m| Node::Contact(Contact(m))),

@@ -112,6 +112,11 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         "database ready"
     );
     let db = Db::new(conn);
+    // Profiles written before name suggestions existed get their name keys once.
+    let indexed = profilegraph_store::suggestions::backfill(&db).await?;
+    if indexed > 0 {
+        tracing::info!(profiles = indexed, "indexed profile names for suggestions");
+    }
     let demo_token = if brand_new && !config.no_demo && !config.production {
         Some(crate::demo::seed(&db).await?.token)
     } else {

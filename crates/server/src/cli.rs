@@ -53,6 +53,10 @@ pub enum Command {
         /// The new workspace's name.
         #[arg(long, default_value = "Bench Company")]
         name: String,
+        /// Also add this many labelled duplicates (see the README's suggestion quality)
+        /// and report how well the suggestions find them: precision at 1, recall at 5.
+        #[arg(long, default_value_t = 0)]
+        duplicates: usize,
     },
     /// Write every profile of a workspace (external id, name, field values, contacts and,
     /// in JSONL, notes) to a file or stdout, as it is read.
@@ -237,7 +241,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("revoked {} ({})", token.display_prefix, token.name);
             Ok(())
         }
-        Command::Seed { size, name } => seed(&config, &size, &name).await,
+        Command::Seed {
+            size,
+            name,
+            duplicates,
+        } => seed(&config, &size, &name, duplicates).await,
         Command::Export {
             workspace,
             format,
@@ -316,7 +324,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn seed(config: &Config, size: &str, name: &str) -> Result<()> {
+async fn seed(config: &Config, size: &str, name: &str, duplicates: usize) -> Result<()> {
     let size = crate::seed::Size::parse(size)
         .ok_or_else(|| Error::Usage(format!("unknown size `{size}` (expected s, m or l)")))?;
     let db = migrated(config).await?;
@@ -332,6 +340,22 @@ async fn seed(config: &Config, size: &str, name: &str) -> Result<()> {
         size.field_values,
         started.elapsed()
     );
+    if duplicates > 0 {
+        let cases =
+            crate::quality::seed_labelled(&db, seeded.workspace_id, duplicates, 0x5eed).await?;
+        let started = std::time::Instant::now();
+        let quality = crate::quality::evaluate(&db, seeded.workspace_id, &cases).await?;
+        eprintln!(
+            "labelled duplicates: {} contacts; precision@1 {:.3}, recall@5 {:.3} ({:.1?})",
+            quality.queries,
+            quality.precision_at_1,
+            quality.recall_at_5,
+            started.elapsed()
+        );
+        for miss in quality.misses.iter().take(20) {
+            eprintln!("  missed: {miss}");
+        }
+    }
     println!("{}", seeded.token);
     Ok(())
 }

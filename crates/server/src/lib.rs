@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod quality;
 pub mod retention;
 pub mod seed;
 pub mod shapes;

@@ -26,9 +26,17 @@ pub struct ProfileRow {
     pub updated_at: DateTimeWithTimeZone,
 }
 
-/// Load profiles of `workspace_id` in one transaction.
+/// Load profiles of `workspace_id` in one transaction, with the name keys suggestions
+/// find them by.
 pub async fn load_profiles(db: &Db, workspace_id: Uuid, rows: Vec<ProfileRow>) -> Result<()> {
-    let rows = rows
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<_> = rows
+        .iter()
+        .flat_map(|row| crate::suggestions::key_rows(workspace_id, row.id, &row.name))
+        .collect();
+    let rows: Vec<profiles::ActiveModel> = rows
         .into_iter()
         .map(|row| profiles::ActiveModel {
             id: Set(row.id),
@@ -41,7 +49,14 @@ pub async fn load_profiles(db: &Db, workspace_id: Uuid, rows: Vec<ProfileRow>) -
             updated_at: Set(row.updated_at),
         })
         .collect();
-    load_rows(db, rows).await
+    let txn = db.begin_write().await?;
+    insert_rows(&txn, rows).await?;
+    // Many keys per name: in batches that stay under the bind-parameter limits.
+    for batch in keys.chunks(2_000) {
+        insert_rows(&txn, batch.to_vec()).await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Load rows that have no derived columns and no rule beyond their foreign keys

@@ -55,11 +55,13 @@ pub enum EventKind {
     ContactMomentUpdated,
     /// Its external id was set, changed or cleared.
     ExternalIdChanged,
+    /// Another profile was merged into it.
+    ProfilesMerged,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::ProfileCreated,
         EventKind::ProfileRenamed,
         EventKind::ProfileDeleted,
@@ -72,6 +74,7 @@ impl EventKind {
         EventKind::ContactMomentStarted,
         EventKind::ContactMomentUpdated,
         EventKind::ExternalIdChanged,
+        EventKind::ProfilesMerged,
     ];
 
     /// The stored form.
@@ -89,6 +92,7 @@ impl EventKind {
             EventKind::ContactMomentStarted => "CONTACT_MOMENT_STARTED",
             EventKind::ContactMomentUpdated => "CONTACT_MOMENT_UPDATED",
             EventKind::ExternalIdChanged => "EXTERNAL_ID_CHANGED",
+            EventKind::ProfilesMerged => "PROFILES_MERGED",
         }
     }
 

@@ -1,9 +1,10 @@
 //! Membership: which profile a contact belongs to. The only code that writes
-//! `contacts.profile_id` (attach, detach, move, and a new profile's first contacts), and
-//! the one place that raises profile versions for it: a contact that joins raises its
-//! new profile's version, one that leaves raises its old one's, a move does both. Each
-//! records its events here too: a move is a `CONTACT_DETACHED` on the old profile, then
-//! a `CONTACT_ATTACHED` on the new one.
+//! `contacts.profile_id` (attach, detach, move, a new profile's first contacts, and a
+//! merge's move of all of them), and the one place that raises profile versions for it:
+//! a contact that joins raises its new profile's version, one that leaves raises its old
+//! one's, a move does both. Each records its events here too: a move is a
+//! `CONTACT_DETACHED` on the old profile, then a `CONTACT_ATTACHED` on the new one. (A
+//! merge is one change of its own, recorded by [`crate::merge`] as `PROFILES_MERGED`.)
 
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::Expr;
@@ -141,6 +142,7 @@ pub(crate) async fn insert_into_profile<C: ConnectionTrait>(
                     &contact.identifier,
                     &contact.display_name,
                 )),
+                match_key: Set(crate::suggestions::match_key(&contact.identifier)),
                 identifier: Set(contact.identifier),
                 display_name: Set(contact.display_name),
                 profile_id: Set(Some(profile_id)),
@@ -185,6 +187,7 @@ pub async fn load_contacts(db: &Db, workspace_id: Uuid, rows: Vec<ContactRow>) -
                 &row.identifier,
                 &row.display_name,
             )),
+            match_key: Set(crate::suggestions::match_key(&row.identifier)),
             identifier: Set(row.identifier),
             display_name: Set(row.display_name),
             profile_id: Set(row.profile_id),
@@ -314,9 +317,37 @@ async fn join<C: ConnectionTrait>(
     })
 }
 
+/// Move every contact of `from` to `to`, inside a merge's transaction (which has locked
+/// both profiles and deals with their versions and events). Returns the contacts as
+/// written.
+pub(crate) async fn move_all<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    from: Uuid,
+    to: Uuid,
+) -> Result<Vec<contact_rows::Model>> {
+    let mut moved = contact_rows::Entity::update_many()
+        .col_expr(contact_rows::Column::ProfileId, Expr::value(to))
+        .col_expr(
+            contact_rows::Column::UpdatedAt,
+            Expr::value(crate::db::now()),
+        )
+        .filter(contact_rows::Column::WorkspaceId.eq(workspace_id))
+        .filter(contact_rows::Column::ProfileId.eq(from))
+        .exec_with_returning(txn)
+        .await?;
+    moved.sort_by_key(|c| (c.created_at, c.id));
+    Ok(moved)
+}
+
 /// `attachContact`: attach in one transaction; the profile and contact as they are now.
 /// Both profiles' versions go up when the contact moves; nothing changes when it was
 /// already there.
+///
+/// The profile's row is locked first (on PostgreSQL; SQLite's writers take turns
+/// anyway): a merge that is taking the profile away holds the same lock, so the attach
+/// either lands before the merge (and its contact moves with the merge) or finds the
+/// profile gone (NOT_FOUND). It never attaches to a profile that is being deleted.
 pub async fn attach(
     db: &Db,
     workspace_id: Uuid,
@@ -325,7 +356,7 @@ pub async fn attach(
     move_contact: bool,
 ) -> Result<(profile_rows::Model, contact_rows::Model)> {
     let txn = db.begin_write().await?;
-    let profile = profiles::find(&txn, workspace_id, profile_id).await?;
+    let profile = profiles::find_locked(&txn, workspace_id, profile_id).await?;
     let outcome = join(&txn, workspace_id, profile_id, contact_id, move_contact).await?;
     events::record(&txn, db, workspace_id, outcome.events(profile_id)).await?;
     let answer = match outcome {

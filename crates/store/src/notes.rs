@@ -65,9 +65,17 @@ pub async fn create(
         .to_owned();
     let txn = db.begin_write().await?;
     let statement = db.conn.get_database_backend().build(&insert);
+    // A profile deleted (or merged away) while this ran: its row was there when the
+    // insert read it, but the foreign key no longer finds it.
     let note = notes::Model::find_by_statement(statement)
         .one(&txn)
-        .await?
+        .await
+        .map_err(|err| match err.sql_err() {
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
+                StoreError::NotFound("Profile")
+            }
+            _ => StoreError::from(err),
+        })?
         .ok_or(StoreError::NotFound("Profile"))?;
     let event = NewEvent::new(
         EventKind::NoteCreated,

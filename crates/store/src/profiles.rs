@@ -5,7 +5,7 @@ use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryTrait, UpdateMany,
+    QueryFilter, QuerySelect, QueryTrait, UpdateMany,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -59,6 +59,23 @@ pub async fn find<C: ConnectionTrait>(
 ) -> Result<profiles::Model> {
     profiles::Entity::find_by_id(id)
         .filter(profiles::Column::WorkspaceId.eq(workspace_id))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound("Profile"))
+}
+
+/// A profile of the workspace, its row locked until the transaction ends (`FOR UPDATE`
+/// on PostgreSQL; SQLite's write transactions hold the whole database), or NOT_FOUND.
+/// Another writer that locks it waits; once this one deletes it, that writer finds
+/// nothing.
+pub async fn find_locked<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<profiles::Model> {
+    profiles::Entity::find_by_id(id)
+        .filter(profiles::Column::WorkspaceId.eq(workspace_id))
+        .lock_exclusive()
         .one(db)
         .await?
         .ok_or(StoreError::NotFound("Profile"))
@@ -177,7 +194,7 @@ pub async fn insert<C: ConnectionTrait>(
         refuse_taken(txn, workspace_id, None, external_id).await?;
     }
     let shown = external_id.clone();
-    profiles::ActiveModel {
+    let profile = profiles::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
         search_name: Set(search::profile_name(name.as_str())),
@@ -189,7 +206,9 @@ pub async fn insert<C: ConnectionTrait>(
     }
     .insert(txn)
     .await
-    .map_err(|err| taken_on_unique(err.into(), shown.as_ref()))
+    .map_err(|err| taken_on_unique(err.into(), shown.as_ref()))?;
+    crate::suggestions::index_name(txn, workspace_id, profile.id, &profile.name, false).await?;
+    Ok(profile)
 }
 
 /// The CONFLICT of an external id that another profile of the workspace has.
@@ -329,6 +348,9 @@ pub async fn update_in<C: ConnectionTrait>(
             expected_version.unwrap_or(current.version),
         ));
     };
+    if update.name.is_some() {
+        crate::suggestions::index_name(txn, workspace_id, id, &profile.name, true).await?;
+    }
     Ok((profile, log))
 }
 

@@ -116,7 +116,7 @@ impl ContactMutation {
         .await?;
         crate::context::wrote(ctx)?;
         Ok(ContactProfilePayload {
-            profile: Profile(profile),
+            profile: Profile::from(profile),
             contact: Contact(contact),
         })
     }
@@ -141,7 +141,7 @@ impl ContactMutation {
         .await?;
         crate::context::wrote(ctx)?;
         Ok(ContactProfilePayload {
-            profile: Profile(profile),
+            profile: Profile::from(profile),
             contact: Contact(contact),
         })
     }

@@ -47,9 +47,21 @@ impl Contact {
     /// The profile this contact belongs to; null when it has none yet.
     async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Profile>> {
         match self.0.profile_id {
-            Some(id) => Ok(loaders::one(ctx, ProfileId(id)).await?.map(Profile)),
+            Some(id) => Ok(loaders::one(ctx, ProfileId(id)).await?.map(Profile::from)),
             None => Ok(None),
         }
+    }
+
+    /// The profiles this contact most likely belongs to, best first, for the ticket
+    /// sidebar's "Add profile": a profile with a contact of the same e-mail address or
+    /// phone number on another channel, or a name like this contact's display name. Its
+    /// own profile is never suggested.
+    async fn profile_suggestions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many to return, 1 to 20.", default = 5)] first: i32,
+    ) -> Result<Vec<crate::suggestions::ProfileSuggestion>> {
+        crate::suggestions::for_contact(ctx, &self.0, first).await
     }
 
     /// This contact's conversations, newest first (by last message).

@@ -47,6 +47,10 @@ pub enum ProfileEventKind {
     /// Its external id was set, changed or cleared. `changes`: `externalId { old new }`
     /// (null for none).
     ExternalIdChanged,
+    /// Another profile was merged into it. `changes`: `mergedProfileId`, `mergedName`,
+    /// `contactIds` and `noteIds` (what moved here), `fields [{ key old new }]` (the values
+    /// it took over). The merged profile's earlier events now belong to this profile.
+    ProfilesMerged,
 }
 
 /// One change to a profile, from the event log.
@@ -83,7 +87,7 @@ impl ProfileEvent {
     async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Profile>> {
         Ok(loaders::one(ctx, ProfileId(self.0.profile_id))
             .await?
-            .map(Profile))
+            .map(Profile::from))
     }
 
     /// The agent who made the change; null for a token without an agent (an
@@ -127,11 +131,24 @@ pub(crate) fn global_ids(mut changes: Value) -> Value {
             ("contactMomentId", NodeKind::ContactMoment),
             ("fromProfileId", NodeKind::Profile),
             ("toProfileId", NodeKind::Profile),
+            ("mergedProfileId", NodeKind::Profile),
         ] {
             if let Some(value) = object.get_mut(key)
                 && let Some(uuid) = value.as_str().and_then(|s| uuid::Uuid::parse_str(s).ok())
             {
                 *value = Value::String(ids::encode(kind, uuid).0);
+            }
+        }
+        for (key, kind) in [
+            ("contactIds", NodeKind::Contact),
+            ("noteIds", NodeKind::Note),
+        ] {
+            if let Some(Value::Array(items)) = object.get_mut(key) {
+                for value in items {
+                    if let Some(uuid) = value.as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()) {
+                        *value = Value::String(ids::encode(kind, uuid).0);
+                    }
+                }
             }
         }
     }

@@ -67,7 +67,28 @@ pub async fn values_of(
     .await;
     let fields = fields?.unwrap_or_default();
     let values = values?.unwrap_or_default();
-    Ok(fields
+    Ok(pair_values(fields, &values))
+}
+
+/// The workspace's active fields, each with its value among `values` (a profile's values
+/// that are not stored yet: a merge's preview).
+pub async fn values_from(
+    ctx: &Context<'_>,
+    values: &[entity::profile_field_values::Model],
+) -> Result<Vec<ProfileFieldValue>> {
+    let fields = crate::context::loaders(ctx)?
+        .load_one(loaders::ActiveFields)
+        .await?
+        .unwrap_or_default();
+    Ok(pair_values(fields, values))
+}
+
+/// Each field with its value among `values`.
+fn pair_values(
+    fields: Vec<entity::custom_fields::Model>,
+    values: &[entity::profile_field_values::Model],
+) -> Vec<ProfileFieldValue> {
+    fields
         .into_iter()
         .map(|field| {
             let value = values
@@ -79,7 +100,7 @@ pub async fn values_of(
                 value,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Await two futures side by side, so both loads join the same batch window.

@@ -41,7 +41,7 @@ impl Note {
     async fn profile(&self, ctx: &Context<'_>) -> Result<Profile> {
         loaders::one(ctx, ProfileId(self.0.profile_id))
             .await?
-            .map(Profile)
+            .map(Profile::from)
             .ok_or(Error::not_found("Profile"))
     }
 

@@ -170,7 +170,7 @@ impl ProfileMutation {
         .await?;
         crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
-            profile: Profile(profile),
+            profile: Profile::from(profile),
         })
     }
 
@@ -212,7 +212,7 @@ impl ProfileMutation {
         .await?;
         crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
-            profile: Profile(profile),
+            profile: Profile::from(profile),
         })
     }
 
@@ -281,7 +281,7 @@ impl ProfileMutation {
         })?;
         crate::context::wrote(ctx)?;
         Ok(UpsertProfilePayload {
-            profile: Profile(upserted.profile),
+            profile: Profile::from(upserted.profile),
             created: upserted.outcome == Outcome::Created,
         })
     }
@@ -301,7 +301,7 @@ impl ProfileMutation {
             store::set_fields(crate::context::db(ctx)?, viewer.workspace_id, id, &changes).await?;
         crate::context::wrote(ctx)?;
         Ok(ProfilePayload {
-            profile: Profile(profile),
+            profile: Profile::from(profile),
         })
     }
 

@@ -64,7 +64,7 @@ impl ProfileQuery {
         let Ok(id) = ids::decode_as(NodeKind::Profile, &id, "id") else {
             return Ok(None);
         };
-        Ok(loaders::one(ctx, ProfileId(id)).await?.map(Profile))
+        Ok(loaders::one(ctx, ProfileId(id)).await?.map(Profile::from))
     }
 
     /// One profile by your own key (its `externalId`); null when no profile of this
@@ -83,7 +83,7 @@ impl ProfileQuery {
         Ok(
             store::by_external_id(&db.conn, viewer.workspace_id, &external_id)
                 .await?
-                .map(Profile),
+                .map(Profile::from),
         )
     }
 
@@ -138,7 +138,7 @@ impl ProfileQuery {
         let db = crate::context::db(ctx)?;
         let rows = store::list(db, viewer.workspace_id, search.as_ref(), sort, &page).await?;
         Ok(ProfileConnection::new(
-            rows.map(Profile),
+            rows.map(Profile::from),
             CountProfiles {
                 workspace_id: viewer.workspace_id,
                 search,

@@ -1,5 +1,7 @@
 //! The `Profile` type.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, SimpleObject};
 
 use crate::channels::Channel;
@@ -13,11 +15,22 @@ use crate::ids::{self, NodeKind};
 use crate::moments::{self, ContactMomentConnection, ContactMomentStatus};
 use crate::notes::{self, NoteConnection};
 use crate::scalars::DateTime;
+use crate::suggestions::ProfileSuggestion;
 use profilegraph_store::channels::WithChannel;
 
-/// A customer: a person behind one or more contacts.
+/// A customer: a person behind one or more contacts. A merge's dry run carries the
+/// survivor's state as the merge would leave it (see `MergeProfilesPayload.profile`).
 #[derive(Clone)]
-pub struct Profile(pub entity::profiles::Model);
+pub struct Profile(
+    pub entity::profiles::Model,
+    pub Option<Arc<profilegraph_store::merge::Preview>>,
+);
+
+impl From<entity::profiles::Model> for Profile {
+    fn from(model: entity::profiles::Model) -> Self {
+        Profile(model, None)
+    }
+}
 
 /// The contacts of a profile on one channel.
 #[derive(SimpleObject)]
@@ -35,10 +48,13 @@ impl Profile {
         &self,
         ctx: &Context<'_>,
     ) -> Result<Vec<WithChannel<entity::contacts::Model>>> {
-        let contacts = crate::context::loaders(ctx)?
-            .load_one(ContactsOfProfile(self.0.id))
-            .await?
-            .unwrap_or_default();
+        let contacts = match &self.1 {
+            Some(preview) => preview.contacts.clone(),
+            None => crate::context::loaders(ctx)?
+                .load_one(ContactsOfProfile(self.0.id))
+                .await?
+                .unwrap_or_default(),
+        };
         joined::feed(ctx, &contacts).await?;
         Ok(contacts)
     }
@@ -110,7 +126,38 @@ impl Profile {
     /// Every custom profile field of the workspace that is not archived, in position
     /// order, with this profile's value (null where unset).
     async fn fields(&self, ctx: &Context<'_>) -> Result<Vec<ProfileFieldValue>> {
-        fields::values_of(ctx, self.0.id).await
+        match &self.1 {
+            Some(preview) => fields::values_from(ctx, &preview.values).await,
+            None => fields::values_of(ctx, self.0.id).await,
+        }
+    }
+
+    /// The global ids of the profiles merged into this one, oldest merge first. Each of
+    /// them still answers `profile(id:)` and `node(id:)` with this profile, until this
+    /// profile is deleted.
+    async fn merged_ids(&self, ctx: &Context<'_>) -> Result<Vec<ID>> {
+        let ids = match &self.1 {
+            Some(preview) => preview.merged_ids.clone(),
+            None => crate::context::loaders(ctx)?
+                .load_one(super::loaders::MergedIntoProfile(self.0.id))
+                .await?
+                .unwrap_or_default(),
+        };
+        Ok(ids
+            .into_iter()
+            .map(|id| ids::encode(NodeKind::Profile, id))
+            .collect())
+    }
+
+    /// Other profiles that are likely the same person, best first, for a merge: a
+    /// contact with the same e-mail address or phone number, or a name that is alike
+    /// (case, accents, word order and small typos aside).
+    async fn duplicate_suggestions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many to return, 1 to 20.", default = 5)] first: i32,
+    ) -> Result<Vec<ProfileSuggestion>> {
+        crate::suggestions::duplicates_of(ctx, &self.0, first).await
     }
 
     /// Notes agents keep on this profile, newest first.

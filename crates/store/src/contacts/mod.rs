@@ -178,6 +178,7 @@ pub async fn insert<C: ConnectionTrait>(
         channel_id: Set(channel_id),
         identifier: Set(identifier.as_str().to_owned()),
         search_text: Set(search::contact_text(identifier.as_str(), display_name)),
+        match_key: Set(crate::suggestions::match_key(identifier.as_str())),
         display_name: Set(display_name.to_owned()),
         profile_id: Set(None),
         created_at: Set(at),
@@ -213,6 +214,15 @@ pub async fn of_profiles(
     workspace_id: Uuid,
     profile_ids: Vec<Uuid>,
 ) -> Result<HashMap<Uuid, Vec<WithChannel<contacts::Model>>>> {
+    of_profiles_on(&db.conn, workspace_id, profile_ids).await
+}
+
+/// [`of_profiles`] on a given connection (a transaction, to see its own changes).
+pub async fn of_profiles_on<C: ConnectionTrait>(
+    conn: &C,
+    workspace_id: Uuid,
+    profile_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Vec<WithChannel<contacts::Model>>>> {
     let mut select = Query::select()
         .column((contacts::Entity, Asterisk))
         .from(contacts::Entity)
@@ -235,9 +245,9 @@ pub async fn of_profiles(
         .order_by((contacts::Entity, contacts::Column::Id), Order::Asc)
         .to_owned();
     crate::channels::select_channel_columns(&mut select);
-    let statement = db.conn.get_database_backend().build(&select);
+    let statement = conn.get_database_backend().build(&select);
     let rows = WithChannel::<contacts::Model>::find_by_statement(statement)
-        .all(&db.conn)
+        .all(conn)
         .await?;
     let mut grouped: HashMap<Uuid, Vec<_>> =
         profile_ids.into_iter().map(|id| (id, Vec::new())).collect();

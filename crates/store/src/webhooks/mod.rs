@@ -38,6 +38,7 @@ pub fn webhook_type(kind: EventKind) -> &'static str {
         EventKind::ContactMomentStarted => "contact_moment.started",
         EventKind::ContactMomentUpdated => "contact_moment.updated",
         EventKind::ExternalIdChanged => "profile.external_id_changed",
+        EventKind::ProfilesMerged => "profile.merged",
     }
 }
 
