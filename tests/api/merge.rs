@@ -594,3 +594,50 @@ both_backends!(
         );
     }
 );
+
+/// A new profile named `name`, with `external_id` if given; its id.
+async fn keyed_profile(app: &TestApp, name: &str, external_id: Option<&str>) -> String {
+    let d = data(
+        app,
+        &app.demo_token,
+        "mutation($input: CreateProfileInput!) { createProfile(input: $input) { profile { id } } }",
+        json!({ "input": { "name": name, "externalId": external_id } }),
+    )
+    .await;
+    d["createProfile"]["profile"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `profileByExternalId(key)`.
+async fn by_key(app: &TestApp, key: &str) -> Value {
+    data(
+        app,
+        &app.demo_token,
+        "query($e: String!) { profileByExternalId(externalId: $e) { id externalId } }",
+        json!({ "e": key }),
+    )
+    .await["profileByExternalId"]
+        .clone()
+}
+
+both_backends!(
+    a_survivor_without_an_external_id_takes_the_merged_ones,
+    |app: TestApp| async move {
+        // The survivor has none: it takes the merged profile's, which finds it from then on.
+        let survivor = keyed_profile(&app, "Grace Hopper", None).await;
+        let merged = keyed_profile(&app, "Grace B. Hopper", Some("crm-77")).await;
+        merge_ok(&app, json!({ "survivorId": survivor, "mergedId": merged })).await;
+        let found = by_key(&app, "crm-77").await;
+        assert_eq!(found["id"], survivor.as_str(), "{found:#}");
+        assert_eq!(found["externalId"], "crm-77");
+
+        // The survivor has one: it keeps its own.
+        let keeper = keyed_profile(&app, "Ada Lovelace", Some("crm-1")).await;
+        let other = keyed_profile(&app, "Ada King", Some("crm-2")).await;
+        merge_ok(&app, json!({ "survivorId": keeper, "mergedId": other })).await;
+        assert_eq!(by_key(&app, "crm-1").await["id"], keeper.as_str());
+        assert!(by_key(&app, "crm-2").await.is_null());
+    }
+);

@@ -188,6 +188,24 @@ pub async fn merge(db: &Db, workspace_id: Uuid, request: MergeRequest) -> Result
         .filter(profiles::Column::Id.eq(merged_id))
         .exec(&txn)
         .await?;
+    // A survivor without an external id takes the merged profile's, so an integration
+    // that keyed the merged profile finds the survivor (the key is free: its profile is
+    // gone). A survivor with one keeps its own.
+    let taken_external_id = match (&survivor.external_id, &merged.external_id) {
+        (None, Some(external_id)) => {
+            profiles::Entity::update_many()
+                .col_expr(
+                    profiles::Column::ExternalId,
+                    Expr::value(external_id.clone()),
+                )
+                .filter(profiles::Column::WorkspaceId.eq(workspace_id))
+                .filter(profiles::Column::Id.eq(survivor_id))
+                .exec(&txn)
+                .await?;
+            Some(external_id.clone())
+        }
+        _ => None,
+    };
     let profile = crate::profiles::bump_version(&txn, workspace_id, survivor_id)
         .await?
         .ok_or(StoreError::NotFound("Profile"))?;
@@ -214,6 +232,7 @@ pub async fn merge(db: &Db, workspace_id: Uuid, request: MergeRequest) -> Result
             "contactIds": moved_contacts.iter().map(|c| c.id).collect::<Vec<_>>(),
             "noteIds": moved_notes,
             "fields": field_changes,
+            "externalId": taken_external_id,
         }),
     );
     events::record(&txn, db, workspace_id, vec![event]).await?;
