@@ -32,9 +32,23 @@ const ADMIN_MUTATIONS: [&str; 10] = [
     "deleteWebhookEndpoint",
 ];
 
+/// A second profile, for the merge into Peter's.
+async fn spare_profile(app: &TestApp) -> String {
+    mutate_ok(
+        app,
+        &app.demo_token,
+        "createProfile",
+        json!({ "name": "Peter Bakker" }),
+    )
+    .await["profile"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// A valid call of every mutation on the demo data, in an order in which all of them
-/// succeed one after the other.
-fn every_mutation(demo: &Demo, hooks: &Hooks) -> Vec<(&'static str, Value)> {
+/// succeed one after the other (`spare` is merged into Peter's profile).
+fn every_mutation(demo: &Demo, hooks: &Hooks, spare: &str) -> Vec<(&'static str, Value)> {
     let peter = &demo.peter;
     let plan = &demo.fields["plan"];
     vec![
@@ -76,6 +90,10 @@ fn every_mutation(demo: &Demo, hooks: &Hooks) -> Vec<(&'static str, Value)> {
         (
             "updateContactMoment",
             json!({ "id": demo.moments[0], "status": "CLOSED" }),
+        ),
+        (
+            "mergeProfiles",
+            json!({ "survivorId": peter, "mergedId": spare }),
         ),
         ("deleteProfile", json!({ "id": peter })),
         (
@@ -229,7 +247,8 @@ both_backends!(
     |app: TestApp| async move {
         let demo = demo(&app).await;
         let hooks = hooks(&app, &app.demo_token, &demo.peter).await;
-        let calls = every_mutation(&demo, &hooks);
+        let spare = spare_profile(&app).await;
+        let calls = every_mutation(&demo, &hooks, &spare);
         check_mutation_coverage(&app, &calls).await;
         let read = token(&app, demo.workspace_id, Some(demo.agent_id), "read").await;
         assert_eq!(scopes_of(&app, &read).await, json!(["read"]));
@@ -263,7 +282,8 @@ both_backends!(
     |app: TestApp| async move {
         let demo = demo(&app).await;
         let hooks = hooks(&app, &app.demo_token, &demo.peter).await;
-        let calls = every_mutation(&demo, &hooks);
+        let spare = spare_profile(&app).await;
+        let calls = every_mutation(&demo, &hooks, &spare);
         check_mutation_coverage(&app, &calls).await;
         let write = token(&app, demo.workspace_id, Some(demo.agent_id), "write").await;
         assert_eq!(scopes_of(&app, &write).await, json!(["write"]));
@@ -288,7 +308,8 @@ both_backends!(
     |app: TestApp| async move {
         let demo = demo(&app).await;
         let hooks = hooks(&app, &app.demo_token, &demo.peter).await;
-        let calls = every_mutation(&demo, &hooks);
+        let spare = spare_profile(&app).await;
+        let calls = every_mutation(&demo, &hooks, &spare);
         check_mutation_coverage(&app, &calls).await;
         let admin = token(&app, demo.workspace_id, Some(demo.agent_id), "admin").await;
         assert_eq!(scopes_of(&app, &admin).await, json!(["admin"]));
