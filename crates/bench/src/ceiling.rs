@@ -472,7 +472,7 @@ pub async fn clients(
     Ok((0..count)
         .map(|index| {
             let work = match shape {
-                Shape::Q1 => Work::Q1(rotated(&inputs.profiles, index, count)),
+                Shape::Q1 | Shape::Q1Single => Work::Q1(rotated(&inputs.profiles, index, count)),
                 Shape::Q2 => Work::Q2(rotated(&inputs.terms, index, count)),
                 Shape::Q3 => Work::Q3(rotated(&inputs.pages, index, count)),
                 Shape::Q4 => Work::Q4 {

@@ -44,9 +44,22 @@ pub struct Options {
     #[arg(long)]
     pub quick: bool,
 
-    /// The query shapes to drive, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Shape::Q1, Shape::Q2, Shape::Q3, Shape::Q4])]
+    /// The query shapes to drive, comma-separated (`q1-1` is Q1 with one client).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Shape::Q1, Shape::Q1Single, Shape::Q2, Shape::Q3, Shape::Q4])]
     pub shapes: Vec<Shape>,
+
+    /// Also run another GraphQL server on the same PostgreSQL data, with the same shapes
+    /// and the same load, interleaved run by run with profilegraph's (one server under
+    /// load at a time), and report profilegraph's throughput and latency as multiples of
+    /// its. `postgraphile`: PostGraphile v4, installed from the npm registry into
+    /// `--anchor-dir` on first use (needs Node.js and npm). PostgreSQL only.
+    #[arg(long, value_enum)]
+    pub anchor: Option<Anchor>,
+
+    /// Where the anchor is installed. Default `$XDG_CACHE_HOME/profilegraph-bench` (or
+    /// `~/.cache/profilegraph-bench`), outside the repository.
+    #[arg(long, env = "PROFILEGRAPH_BENCH_ANCHOR_DIR")]
+    pub anchor_dir: Option<PathBuf>,
 
     /// Skip the hand-written SQL ceiling runs.
     #[arg(long)]
@@ -196,12 +209,33 @@ impl Size {
     }
 }
 
+/// A GraphQL server to measure profilegraph against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Anchor {
+    /// PostGraphile v4 with the connection-filter plugin (see `bench/anchors/postgraphile`).
+    Postgraphile,
+}
+
+impl Anchor {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Anchor::Postgraphile => "PostGraphile",
+        }
+    }
+}
+
 /// A query shape of the benchmark (see `profilegraph::shapes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Shape {
     /// The profile page of one profile.
     Q1,
+    /// The profile page with one client: the latency of a single person waiting.
+    #[value(name = "q1-1")]
+    #[serde(rename = "q1-1")]
+    Q1Single,
     /// The look-up list: 20 profiles matching a search, with their contacts.
     Q2,
     /// A partner's export page: 100 profiles with everything under them.
@@ -215,6 +249,7 @@ impl Shape {
     pub fn name(self) -> &'static str {
         match self {
             Shape::Q1 => "Q1",
+            Shape::Q1Single => "Q1-1",
             Shape::Q2 => "Q2",
             Shape::Q3 => "Q3",
             Shape::Q4 => "Q4",
@@ -225,9 +260,28 @@ impl Shape {
     pub fn title(self) -> &'static str {
         match self {
             Shape::Q1 => "profile page",
+            Shape::Q1Single => "profile page, 1 client",
             Shape::Q2 => "look-up list",
             Shape::Q3 => "export page (100)",
             Shape::Q4 => "move + note",
+        }
+    }
+}
+
+impl Shape {
+    /// The concurrent clients of a run of this shape, when the run's setting is `clients`.
+    pub fn clients(self, clients: usize) -> usize {
+        match self {
+            Shape::Q1Single => 1,
+            _ => clients,
+        }
+    }
+
+    /// The shape whose requests this one sends (Q1-1 sends Q1's).
+    pub fn requests(self) -> Shape {
+        match self {
+            Shape::Q1Single => Shape::Q1,
+            other => other,
         }
     }
 }
@@ -259,6 +313,8 @@ pub struct Settings {
     pub live: Option<crate::live::Plan>,
     /// The webhook runs, unless skipped.
     pub webhooks: Option<crate::hooks::Plan>,
+    /// The server measured against, if any.
+    pub anchor: Option<Anchor>,
 }
 
 impl Settings {
@@ -284,6 +340,7 @@ impl Settings {
             analyze: !options.no_analyze,
             live: None,
             webhooks: None,
+            anchor: options.anchor,
         };
         if !options.no_webhooks {
             settings.webhooks = Some(crate::hooks::Plan {
@@ -324,6 +381,14 @@ impl Settings {
             return Err(crate::Error::Usage(
                 "--duration must be positive and --warmup not negative".into(),
             ));
+        }
+        if let Some(anchor) = settings.anchor
+            && !settings.backends.contains(&Backend::Postgres)
+        {
+            return Err(crate::Error::Usage(format!(
+                "--anchor {}: the anchor runs on PostgreSQL only; add postgres to --backends",
+                anchor.name().to_lowercase()
+            )));
         }
         if settings.backends.is_empty() || settings.shapes.is_empty() {
             return Err(crate::Error::Usage(

@@ -34,7 +34,7 @@ pub fn clients(
     (0..count)
         .map(|index| {
             let work = match shape {
-                Shape::Q1 => Work::Q1(rotated(&inputs.profiles, index, count)),
+                Shape::Q1 | Shape::Q1Single => Work::Q1(rotated(&inputs.profiles, index, count)),
                 Shape::Q2 => Work::Q2(rotated(&inputs.terms, index, count)),
                 Shape::Q3 => Work::Q3(rotated(&inputs.cursors, index, count)),
                 Shape::Q4 => Work::Q4 {
@@ -193,4 +193,13 @@ impl Client for HttpClient {
             }
         })
     }
+}
+
+/// At most the first 500 bytes of `text` (cut at a character boundary), for error messages.
+pub fn clip(text: &str) -> &str {
+    let mut end = text.len().min(500);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }

@@ -51,6 +51,8 @@ pub trait Client: Send + 'static {
 /// What a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Run {
+    /// Concurrent clients, each with one request in flight at a time.
+    pub clients: usize,
     /// Requests that started in the measured window.
     pub requests: u64,
     /// From the start of the window until the last of them finished, seconds.
@@ -106,7 +108,8 @@ pub async fn drive(
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
-    let mut tasks = Vec::with_capacity(clients.len());
+    let client_count = clients.len();
+    let mut tasks = Vec::with_capacity(client_count);
     for mut client in clients {
         tasks.push(tokio::spawn(async move {
             let mut recorded = Recorded {
@@ -188,6 +191,7 @@ pub async fn drive(
     all.sort_unstable();
     let requests = all.len() as u64;
     Run {
+        clients: client_count,
         requests,
         elapsed_s: elapsed,
         requests_per_s: if elapsed > 0.0 {

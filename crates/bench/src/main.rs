@@ -7,6 +7,7 @@
 //! database (the ceiling), and reports throughput, latency, statements per request and
 //! the server's memory as a table, JSON and an SVG chart.
 
+mod anchor;
 mod ceiling;
 mod cli;
 mod cpu;
@@ -66,6 +67,10 @@ async fn run(options: Options) -> Result<()> {
             path.display()
         )));
     }
+    let anchor = match settings.anchor {
+        Some(cli::Anchor::Postgraphile) => Some(anchor::install(options.anchor_dir.as_deref())?),
+        None => None,
+    };
     let bin = server::locate(options.server_bin.as_deref())?;
     eprintln!("server binary: {}", bin.display());
     let ticks = server::clock_ticks();
@@ -77,7 +82,9 @@ async fn run(options: Options) -> Result<()> {
 
     let mut backends = Vec::new();
     for backend in &settings.backends {
-        backends.push(run_backend(*backend, &settings, &options, &bin, &http, ticks).await?);
+        let anchor = anchor.as_ref().filter(|_| *backend == Backend::Postgres);
+        backends
+            .push(run_backend(*backend, &settings, &options, &bin, anchor, &http, ticks).await?);
     }
     let mut report = Report {
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -130,12 +137,13 @@ async fn run_backend(
     settings: &Settings,
     options: &Options,
     bin: &Path,
+    anchor: Option<&anchor::Installed>,
     http: &reqwest::Client,
     ticks: f64,
 ) -> Result<BackendReport> {
     eprintln!("== {}: a fresh database", backend.name());
     let fresh = database::create(backend, settings.size, &options.postgres_url).await?;
-    let outcome = measure(&fresh, settings, bin, http, ticks).await;
+    let outcome = measure(&fresh, settings, bin, anchor, http, ticks).await;
     // The server is gone by now (dropped inside `measure`), so nothing holds the database.
     if options.keep {
         eprintln!("kept {} ({})", fresh.describe(), fresh.url);
@@ -152,6 +160,7 @@ async fn measure(
     fresh: &database::Fresh,
     settings: &Settings,
     bin: &Path,
+    installed_anchor: Option<&anchor::Installed>,
     http: &reqwest::Client,
     ticks: f64,
 ) -> Result<BackendReport> {
@@ -218,14 +227,26 @@ async fn measure(
         url: format!("{}/graphql", server.base_url),
         authorization: format!("Bearer {token}"),
     });
+    let anchor = match installed_anchor {
+        Some(installed) => Some(start_anchor(installed, fresh, &pool, http, &inputs).await?),
+        None => None,
+    };
 
     let mut shapes = Vec::new();
     let mut memory_after = Vec::new();
     for &shape in &settings.shapes {
-        validate(shape, &target, &inputs).await?;
+        let clients_n = shape.clients(settings.clients);
+        let response_bytes = validate(shape, &target, &inputs).await?;
+        let anchor_response_bytes = match &anchor {
+            Some((_, a)) => anchor::validate(shape, a, &inputs).await?,
+            None => None,
+        };
         let mut runs = Vec::new();
+        let mut anchor_runs = Vec::new();
+        // Run by run, profilegraph then the anchor: one server under load at a time, and
+        // whatever else the machine does hits both alike.
         for run in 0..settings.runs {
-            let clients = http::clients(shape, &target, &inputs, settings.clients);
+            let clients = http::clients(shape, &target, &inputs, clients_n);
             let result = load::drive(
                 clients,
                 settings.warmup(),
@@ -236,14 +257,30 @@ async fn measure(
             .await;
             progress(backend, shape, "server", run, settings.runs, &result);
             runs.push(result);
+            if let Some((anchor_server, anchor_target)) = &anchor {
+                let clients = anchor::clients(shape, anchor_target, &inputs, clients_n);
+                let result = load::drive(
+                    clients,
+                    settings.warmup(),
+                    settings.duration(),
+                    Some(anchor_server.pid()),
+                    ticks,
+                )
+                .await;
+                progress(backend, shape, "anchor", run, settings.runs, &result);
+                anchor_runs.push(result);
+            }
         }
         let server_summary = Summary::of(runs, settings.duration_s);
+        let anchor_summary = anchor
+            .as_ref()
+            .map(|_| Summary::of(anchor_runs, settings.duration_s));
         memory_after.push((shape, server.memory()?));
 
         let ceiling = if settings.ceiling {
             let mut runs = Vec::new();
             for run in 0..settings.runs {
-                let clients = ceiling::clients(shape, &pool, &inputs, settings.clients).await?;
+                let clients = ceiling::clients(shape, &pool, &inputs, clients_n).await?;
                 let result =
                     load::drive(clients, settings.warmup(), settings.duration(), None, ticks).await;
                 progress(backend, shape, "ceiling", run, settings.runs, &result);
@@ -262,9 +299,18 @@ async fn measure(
             server: server_summary,
             ceiling,
             fraction_of_ceiling,
+            anchor: anchor_summary,
+            response_bytes,
+            anchor_response_bytes,
         });
     }
     let memory = server.memory().ok();
+    let anchor_memory = anchor.as_ref().and_then(|(a, _)| a.memory().ok());
+    if let Some((a, _)) = anchor {
+        let log = a.log.clone();
+        drop(a);
+        let _ = std::fs::remove_file(log);
+    }
     let log = server.log.clone();
     drop(server);
     // The log only matters when something failed; this run went through.
@@ -292,7 +338,40 @@ async fn measure(
         shapes,
         live,
         webhooks,
+        anchor_memory,
     })
+}
+
+/// Prepare the database for the anchor, start it, and walk its export pages.
+async fn start_anchor(
+    installed: &anchor::Installed,
+    fresh: &database::Fresh,
+    pool: &sea_orm::DatabaseConnection,
+    http: &reqwest::Client,
+    inputs: &Inputs,
+) -> Result<(anchor::AnchorServer, Arc<anchor::AnchorTarget>)> {
+    anchor::prepare(pool).await?;
+    let log = std::env::temp_dir().join(format!(
+        "profilegraph-bench-anchor-{}.log",
+        std::process::id()
+    ));
+    let mut server = anchor::AnchorServer::start(installed, &fresh.url, log)?;
+    server.wait_ready(http, Duration::from_secs(60)).await?;
+    eprintln!(
+        "== anchor: PostGraphile pid {} on {} (log: {})",
+        server.pid(),
+        server.url,
+        server.log.display()
+    );
+    let cursors =
+        anchor::walk_cursors(http, &server.url, inputs.workspace_id, inputs.cursors.len()).await?;
+    let target = Arc::new(anchor::AnchorTarget {
+        client: http.clone(),
+        url: server.url.clone(),
+        workspace_id: inputs.workspace_id,
+        cursors,
+    });
+    Ok((server, target))
 }
 
 /// The live run, on a server of its own: started afresh, so that the memory it measures
@@ -424,20 +503,20 @@ fn progress(backend: Backend, shape: Shape, path: &str, run: usize, runs: usize,
 }
 
 /// Send one request of `shape` and check that the answer holds what the shape asks for,
-/// so a benchmark never measures fast empty answers.
-async fn validate(shape: Shape, target: &http::Target, inputs: &Inputs) -> Result<()> {
+/// so a benchmark never measures fast empty answers; returns the response's size in bytes.
+async fn validate(shape: Shape, target: &http::Target, inputs: &Inputs) -> Result<Option<usize>> {
     use profilegraph::shapes::{Q1_PROFILE_PAGE, Q2_LOOKUP, Q3_EXPORT};
     let (query, variables) = match shape {
-        Shape::Q1 => (
+        Shape::Q1 | Shape::Q1Single => (
             Q1_PROFILE_PAGE,
             json!({ "id": inputs::profile_gid(inputs.profiles[0]) }),
         ),
         Shape::Q2 => (Q2_LOOKUP, json!({ "q": inputs.terms[0] })),
         Shape::Q3 => (Q3_EXPORT, json!({ "cursor": null })),
         // Writes are checked on every request: any error counts.
-        Shape::Q4 => return Ok(()),
+        Shape::Q4 => return Ok(None),
     };
-    let body: Value = target
+    let bytes = target
         .client
         .post(&target.url)
         .header(reqwest::header::AUTHORIZATION, &target.authorization)
@@ -445,12 +524,13 @@ async fn validate(shape: Shape, target: &http::Target, inputs: &Inputs) -> Resul
         .send()
         .await?
         .error_for_status()?
-        .json()
+        .bytes()
         .await?;
+    let body: Value = serde_json::from_slice(&bytes)?;
     let data = &body["data"];
     let fine = body.get("errors").is_none()
         && match shape {
-            Shape::Q1 => data["profile"]["name"].is_string(),
+            Shape::Q1 | Shape::Q1Single => data["profile"]["name"].is_string(),
             Shape::Q2 => data["profiles"]["totalCount"]
                 .as_u64()
                 .is_some_and(|n| n > 0),
@@ -460,13 +540,12 @@ async fn validate(shape: Shape, target: &http::Target, inputs: &Inputs) -> Resul
             Shape::Q4 => true,
         };
     if fine {
-        Ok(())
+        Ok(Some(bytes.len()))
     } else {
-        let text = body.to_string();
         Err(Error::Setup(format!(
             "{} did not answer as expected: {}",
             shape.name(),
-            &text[..text.len().min(500)]
+            http::clip(&body.to_string())
         )))
     }
 }

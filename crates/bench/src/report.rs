@@ -10,13 +10,27 @@ use crate::load::Run;
 use crate::server::Memory;
 
 /// The throughput targets, measured on PostgreSQL with M data: requests per second per
-/// shape.
-pub fn target_rps(shape: Shape) -> f64 {
+/// shape (none for the one-client run, which is about latency).
+pub fn target_rps(shape: Shape) -> Option<f64> {
     match shape {
-        Shape::Q1 => 3_000.0,
-        Shape::Q2 => 1_500.0,
-        Shape::Q3 => 250.0,
-        Shape::Q4 => 1_500.0,
+        Shape::Q1 => Some(3_000.0),
+        Shape::Q1Single => None,
+        Shape::Q2 => Some(1_500.0),
+        Shape::Q3 => Some(250.0),
+        Shape::Q4 => Some(1_500.0),
+    }
+}
+
+/// The targets against the anchor (PostGraphile), PostgreSQL, M data: throughput as a
+/// multiple of the anchor's, and where a latency counts, the most it may be as a fraction
+/// of the anchor's (p99 for Q1 under load, p50 for one client).
+pub fn anchor_target(shape: Shape) -> (Option<f64>, Option<(&'static str, f64)>) {
+    match shape {
+        Shape::Q1 => (Some(3.0), Some(("p99", 0.5))),
+        Shape::Q1Single => (None, Some(("p50", 0.5))),
+        Shape::Q2 => (Some(4.0), None),
+        Shape::Q3 => (Some(6.0), None),
+        Shape::Q4 => (Some(2.0), None),
     }
 }
 
@@ -221,6 +235,8 @@ pub struct BackendReport {
     pub live: Option<crate::live::LiveReport>,
     /// The webhook runs, unless skipped.
     pub webhooks: Option<Vec<crate::hooks::HooksRun>>,
+    /// The anchor's memory at the end, if it ran.
+    pub anchor_memory: Option<Memory>,
 }
 
 /// One shape on one backend.
@@ -234,6 +250,23 @@ pub struct ShapeReport {
     pub ceiling: Option<Summary>,
     /// Median server req/s over median ceiling statement-sets/s.
     pub fraction_of_ceiling: Option<f64>,
+    /// The anchor's runs on the same data, interleaved with the server's, if it ran.
+    pub anchor: Option<Summary>,
+    /// The size of one response (the shape's first request), bytes: profilegraph's, and
+    /// the anchor's for the same data.
+    pub response_bytes: Option<usize>,
+    /// The anchor's response to the same request, bytes.
+    pub anchor_response_bytes: Option<usize>,
+}
+
+impl ShapeReport {
+    /// Median server req/s over the anchor's.
+    pub fn times_anchor(&self) -> Option<f64> {
+        self.anchor
+            .as_ref()
+            .filter(|a| a.requests_per_s.median > 0.0)
+            .map(|a| self.server.requests_per_s.median / a.requests_per_s.median)
+    }
 }
 
 /// A median and the spread around it.
@@ -406,12 +439,13 @@ fn spread_text(s: &Spread, runs: usize) -> String {
 /// The results as a Markdown table, one row per backend and shape.
 pub fn table(report: &Report) -> String {
     let runs = report.settings.runs;
+    let anchor = report.settings.anchor.map_or("anchor", |a| a.name());
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| backend | shape | req/s | p50 ms | p99 ms | SQL statements / request | errors | CPU ms / req: server, PostgreSQL, load generator | ceiling sets/s | of ceiling | other load, cores: server / ceiling runs |"
+        "| backend | shape | req/s | p50 ms | p99 ms | SQL statements / request | errors | CPU ms / req: server, PostgreSQL, load generator | ceiling sets/s | of ceiling | × {anchor} | other load, cores: server / ceiling runs |"
     );
-    let _ = writeln!(out, "|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|");
     for backend in &report.backends {
         for shape in &backend.shapes {
             let s = &shape.server;
@@ -423,7 +457,7 @@ pub fn table(report: &Report) -> String {
             );
             let _ = writeln!(
                 out,
-                "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} / {} |",
+                "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} / {} |",
                 backend.backend.name(),
                 shape.shape.name(),
                 shape.shape.title(),
@@ -440,11 +474,58 @@ pub fn table(report: &Report) -> String {
                 shape
                     .fraction_of_ceiling
                     .map_or("–".into(), |f| format!("{:.0}%", 100.0 * f)),
+                shape
+                    .times_anchor()
+                    .map_or("–".into(), |r| format!("{r:.2}×")),
                 s.others_cores.max,
                 shape
                     .ceiling
                     .as_ref()
                     .map_or("–".into(), |c| format!("{:.2}", c.others_cores.max)),
+            );
+        }
+    }
+    let side_by_side: Vec<_> = report
+        .backends
+        .iter()
+        .flat_map(|b| b.shapes.iter().map(move |s| (b, s)))
+        .filter(|(_, s)| s.anchor.is_some())
+        .collect();
+    if !side_by_side.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| backend | shape | profilegraph req/s | {anchor} req/s | × {anchor} | p50 ms: profilegraph / {anchor} | p99 ms: profilegraph / {anchor} | CPU ms / req, server + PostgreSQL: profilegraph / {anchor} | errors | response bytes: profilegraph / {anchor} |"
+        );
+        let _ = writeln!(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        for (backend, shape) in side_by_side {
+            let (s, Some(a)) = (&shape.server, &shape.anchor) else {
+                continue;
+            };
+            let cpu = |x: &Summary| {
+                num(x.server_cpu_ms_per_request.median + x.postgres_cpu_ms_per_request.median)
+            };
+            let bytes = |b: Option<usize>| b.map_or("–".into(), |b| b.to_string());
+            let _ = writeln!(
+                out,
+                "| {} | {} {} | {} | {} | {} | {} / {} | {} / {} | {} / {} | {} / {} | {} / {} |",
+                backend.backend.name(),
+                shape.shape.name(),
+                shape.shape.title(),
+                spread_text(&s.requests_per_s, runs),
+                spread_text(&a.requests_per_s, runs),
+                shape
+                    .times_anchor()
+                    .map_or("–".into(), |r| format!("{r:.2}×")),
+                num(s.p50_ms.median),
+                num(a.p50_ms.median),
+                num(s.p99_ms.median),
+                num(a.p99_ms.median),
+                cpu(s),
+                cpu(a),
+                s.errors,
+                a.errors,
+                bytes(shape.response_bytes),
+                bytes(shape.anchor_response_bytes),
             );
         }
     }
@@ -514,6 +595,15 @@ pub fn table(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "\nServer memory on {}: peak RSS (VmHWM) {:.1} MiB, RSS at the end {:.1} MiB.",
+                backend.backend.name(),
+                memory.peak_rss_mib,
+                memory.rss_mib
+            );
+        }
+        if let Some(memory) = backend.anchor_memory {
+            let _ = writeln!(
+                out,
+                "\n{anchor} memory on {}: peak RSS (VmHWM) {:.1} MiB, RSS at the end {:.1} MiB.",
                 backend.backend.name(),
                 memory.peak_rss_mib,
                 memory.rss_mib
@@ -596,6 +686,9 @@ pub fn verdicts(report: &Report) -> Vec<String> {
             lines.push(text);
         }
     }
+    if let Some(anchor) = report.settings.anchor {
+        lines.extend(anchor_verdicts(report, anchor.name()));
+    }
     let Some(pg) = report
         .backends
         .iter()
@@ -606,7 +699,9 @@ pub fn verdicts(report: &Report) -> Vec<String> {
     };
     for shape in &pg.shapes {
         let rps = shape.server.requests_per_s.median;
-        let target = target_rps(shape.shape);
+        let Some(target) = target_rps(shape.shape) else {
+            continue;
+        };
         let mut line = format!(
             "{}: {} req/s, target ≥ {}: {}",
             shape.shape.name(),
@@ -643,6 +738,56 @@ pub fn verdicts(report: &Report) -> Vec<String> {
     lines
 }
 
+/// The targets against the anchor, one line per PostgreSQL shape it ran.
+fn anchor_verdicts(report: &Report, anchor: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let verdict = |met: bool| if met { "met" } else { "NOT met" };
+    for backend in report
+        .backends
+        .iter()
+        .filter(|b| b.backend == Backend::Postgres)
+    {
+        for shape in &backend.shapes {
+            let Some(a) = &shape.anchor else { continue };
+            let (times, latency) = anchor_target(shape.shape);
+            let mut parts = Vec::new();
+            if let (Some(target), Some(ratio)) = (times, shape.times_anchor()) {
+                parts.push(format!(
+                    "{ratio:.2}× {anchor}'s req/s, target ≥ {target}×: {}",
+                    verdict(ratio >= target)
+                ));
+            }
+            if let Some((which, target)) = latency {
+                let (ours, theirs) = match which {
+                    "p50" => (shape.server.p50_ms.median, a.p50_ms.median),
+                    _ => (shape.server.p99_ms.median, a.p99_ms.median),
+                };
+                let ratio = ours / theirs.max(f64::MIN_POSITIVE);
+                parts.push(format!(
+                    "{which} {} / {} ms = {ratio:.2}× {anchor}'s, target ≤ {target}×: {}",
+                    num(ours),
+                    num(theirs),
+                    verdict(ratio <= target)
+                ));
+            }
+            if !parts.is_empty() {
+                lines.push(format!(
+                    "{} against {anchor}: {}",
+                    shape.shape.name(),
+                    parts.join("; ")
+                ));
+            }
+        }
+        if let (Some(ours), Some(theirs)) = (backend.memory, backend.anchor_memory) {
+            lines.push(format!(
+                "peak RSS: profilegraph {:.1} MiB, {anchor} {:.1} MiB",
+                ours.peak_rss_mib, theirs.peak_rss_mib
+            ));
+        }
+    }
+    lines
+}
+
 const SQLITE_COLOR: &str = "#3b7dd8";
 const SQLITE_LIGHT: &str = "#a9c8f0";
 const PG_COLOR: &str = "#d8773b";
@@ -664,7 +809,12 @@ fn escape(text: &str) -> String {
 /// backend, each on a log scale.
 pub fn chart(report: &Report) -> String {
     let shapes: Vec<Shape> = report.settings.shapes.clone();
-    let group_w = 230.0;
+    // Room for the anchor's bars beside the backends' when it ran.
+    let group_w = if report.settings.anchor.is_some() {
+        340.0
+    } else {
+        230.0
+    };
     let left = 70.0;
     let panel_h = 260.0;
     let width = left + group_w * shapes.len() as f64 + 30.0;
@@ -704,7 +854,7 @@ pub fn chart(report: &Report) -> String {
         panel_h,
         lo,
         hi,
-        "Throughput (requests/s; light: hand-written SQL ceiling, statement sets/s; dashed: target on PostgreSQL)",
+        "Throughput (requests/s; light: hand-written SQL ceiling, statement sets/s; grey: the anchor; dashed: target on PostgreSQL)",
     );
     for (g, shape) in shapes.iter().enumerate() {
         let x0 = left + g as f64 * group_w + 15.0;
@@ -741,14 +891,28 @@ pub fn chart(report: &Report) -> String {
             }
             x += 56.0;
         }
-        let target = target_rps(*shape);
-        let y = top1 + panel_h - log_y(target, lo, hi, panel_h);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#c00" stroke-dasharray="5,3"/>"##,
-            x0 - 5.0,
-            x0 + 205.0
-        );
+        if let Some(a) = anchor_of(report, *shape) {
+            bar(
+                &mut svg,
+                x,
+                top1,
+                panel_h,
+                lo,
+                hi,
+                &a.requests_per_s,
+                ANCHOR_COLOR,
+                44.0,
+            );
+        }
+        if let Some(target) = target_rps(*shape) {
+            let y = top1 + panel_h - log_y(target, lo, hi, panel_h);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#c00" stroke-dasharray="5,3"/>"##,
+                x0 - 5.0,
+                x0 + 205.0
+            );
+        }
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{} {}</text>"#,
@@ -805,6 +969,30 @@ pub fn chart(report: &Report) -> String {
             );
             x += 56.0;
         }
+        if let Some(a) = anchor_of(report, *shape) {
+            bar(
+                &mut svg,
+                x,
+                top2,
+                panel_h,
+                lo,
+                hi,
+                &a.p50_ms,
+                ANCHOR_COLOR,
+                44.0,
+            );
+            bar(
+                &mut svg,
+                x + 48.0,
+                top2,
+                panel_h,
+                lo,
+                hi,
+                &a.p99_ms,
+                ANCHOR_LIGHT,
+                44.0,
+            );
+        }
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{} {}</text>"#,
@@ -839,8 +1027,36 @@ pub fn chart(report: &Report) -> String {
         );
         lx += 360.0;
     }
+    if let Some(anchor) = report.settings.anchor {
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{lx}" y="{:.1}" width="14" height="14" fill="{ANCHOR_COLOR}"/><text x="{:.1}" y="{:.1}">{} on postgres (p50)</text><rect x="{:.1}" y="{:.1}" width="14" height="14" fill="{ANCHOR_LIGHT}"/><text x="{:.1}" y="{:.1}">(p99)</text>"#,
+            ly - 11.0,
+            lx + 18.0,
+            ly,
+            anchor.name(),
+            lx + 190.0,
+            ly - 11.0,
+            lx + 208.0,
+            ly,
+        );
+    }
     let _ = writeln!(svg, "</svg>");
     svg
+}
+
+const ANCHOR_COLOR: &str = "#5f5f5f";
+const ANCHOR_LIGHT: &str = "#bdbdbd";
+
+/// The anchor's runs of `shape` (on PostgreSQL), if it ran.
+fn anchor_of(report: &Report, shape: Shape) -> Option<&Summary> {
+    report
+        .backends
+        .iter()
+        .filter(|b| b.backend == Backend::Postgres)
+        .flat_map(|b| &b.shapes)
+        .find(|s| s.shape == shape)
+        .and_then(|s| s.anchor.as_ref())
 }
 
 fn colors(backend: Backend) -> (&'static str, &'static str) {

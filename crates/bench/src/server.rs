@@ -191,23 +191,27 @@ impl Server {
 
     /// Peak and current resident memory, from `/proc/<pid>/status`.
     pub fn memory(&self) -> Result<Memory> {
-        let path = format!("/proc/{}/status", self.pid());
-        let status =
-            std::fs::read_to_string(&path).map_err(Error::io(format!("reading {path}")))?;
-        let field = |name: &str| -> Option<u64> {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|kb| kb.parse().ok())
-        };
-        match (field("VmHWM:"), field("VmRSS:")) {
-            (Some(peak_kb), Some(current_kb)) => Ok(Memory {
-                peak_rss_mib: peak_kb as f64 / 1024.0,
-                rss_mib: current_kb as f64 / 1024.0,
-            }),
-            _ => Err(Error::Setup(format!("no VmHWM/VmRSS in {path}"))),
-        }
+        memory_of(self.pid())
+    }
+}
+
+/// Peak and current resident memory of process `pid`, from `/proc/<pid>/status`.
+pub fn memory_of(pid: u32) -> Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(Error::io(format!("reading {path}")))?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+    };
+    match (field("VmHWM:"), field("VmRSS:")) {
+        (Some(peak_kb), Some(current_kb)) => Ok(Memory {
+            peak_rss_mib: peak_kb as f64 / 1024.0,
+            rss_mib: current_kb as f64 / 1024.0,
+        }),
+        _ => Err(Error::Setup(format!("no VmHWM/VmRSS in {path}"))),
     }
 }
 
@@ -254,7 +258,7 @@ pub fn clock_ticks() -> f64 {
 /// A port nobody listens on right now. Another process could take it before the server
 /// binds it, but on a benchmark machine that is unlikely, and the readiness check would
 /// then fail loudly.
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").map_err(Error::io("finding a free port"))?;
     let port = listener
@@ -265,7 +269,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// The last lines of a log file.
-fn tail(path: &Path) -> String {
+pub fn tail(path: &Path) -> String {
     let Ok(file) = std::fs::File::open(path) else {
         return String::new();
     };

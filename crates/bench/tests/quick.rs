@@ -114,7 +114,22 @@ fn quick_mode_runs_every_shape_on_sqlite_and_leaves_the_published_results_alone(
     assert_eq!(sqlite["backend"], "sqlite");
     assert!(sqlite["memory"]["peak_rss_mib"].as_f64().unwrap() > 1.0);
     let shapes = sqlite["shapes"].as_array().unwrap();
-    assert_eq!(shapes.len(), 4);
+    let names: Vec<&str> = shapes
+        .iter()
+        .map(|s| s["shape"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["q1", "q1-1", "q2", "q3", "q4"]);
+    // Q1-1 is Q1 with a single client; the others run with --clients (8).
+    assert_eq!(report["settings"]["clients"], 8);
+    assert_eq!(shapes[0]["server"]["runs"][0]["clients"], 8);
+    assert_eq!(shapes[0]["ceiling"]["runs"][0]["clients"], 8);
+    let single = &shapes[1]["server"]["runs"][0];
+    assert_eq!(single["clients"], 1);
+    assert_eq!(shapes[1]["ceiling"]["runs"][0]["clients"], 1);
+    assert!(
+        single["requests_per_s"].as_f64().unwrap() > 0.0,
+        "Q1-1 made requests: {single}"
+    );
     for shape in shapes {
         let name = shape["shape"].as_str().unwrap();
         for path in ["server", "ceiling"] {
@@ -134,7 +149,7 @@ fn quick_mode_runs_every_shape_on_sqlite_and_leaves_the_published_results_alone(
     // Q4 mixes both writes, and a move really moves (7 statements, 2 of them the event
     // log's; 2 would be a no-op). The server remembers the token
     // (`--token-cache-seconds`), so no request of the run looks it up again.
-    let q4 = &shapes[3]["server"]["statements"];
+    let q4 = &shapes[4]["server"]["statements"];
     assert!(q4["move"].as_object().unwrap().contains_key("7"), "{q4}");
     assert!(q4["note"].as_object().unwrap().contains_key("3"), "{q4}");
 
@@ -167,6 +182,8 @@ fn help_names_every_option() {
         "--out",
         "--chart",
         "--keep",
+        "--anchor",
+        "--anchor-dir",
     ] {
         assert!(help.contains(option), "{option} in:\n{help}");
     }
@@ -179,6 +196,7 @@ fn a_bad_command_line_is_one_error_line() {
         &["--clients", "0"][..],
         &["--backends", "mysql"],
         &["--runs", "x"],
+        &["--anchor", "postgraphile", "--backends", "sqlite"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_profilegraph-bench"))
             .args(args)

@@ -145,6 +145,10 @@ const COMMANDS: &[(&str, Check)] = &[
         Check::Bench,
     ),
     (
+        "cargo run --release -p profilegraph-bench -- --backends postgres --anchor postgraphile --no-ceiling --no-live --no-webhooks --postgres-url \"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable\" --out bench/results-postgraphile.json --chart bench/chart-postgraphile.svg",
+        Check::Bench,
+    ),
+    (
         "cd fuzz && cargo +nightly fuzz run -s none -a request -- -max_total_time=600 -dict=request.dict",
         Check::Fuzz,
     ),
