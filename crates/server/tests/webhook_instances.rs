@@ -110,14 +110,33 @@ async fn hook(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap) -> &'sta
             seen.overlaps += 1;
         }
     }
+    // Leaves the count when the request ends, also when it ends early: a request from
+    // the killed instance is dropped mid-way when its connection goes, and is no longer
+    // in flight after that.
+    let in_flight = InFlight {
+        seen: seen.clone(),
+        id: id.clone(),
+    };
     // A receiver that takes a moment, so that attempts overlap in time.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let mut seen = seen.lock().unwrap();
-    if let Some(n) = seen.in_flight.get_mut(&id) {
-        *n -= 1;
-    }
-    seen.delivered.insert(id);
+    drop(in_flight);
+    seen.lock().unwrap().delivered.insert(id);
     "ok"
+}
+
+/// One request to the receiver, counted in `Seen::in_flight` until dropped.
+struct InFlight {
+    seen: Arc<Mutex<Seen>>,
+    id: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = seen.in_flight.get_mut(&self.id) {
+            *n -= 1;
+        }
+    }
 }
 
 async fn graphql(
