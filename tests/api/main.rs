@@ -31,6 +31,7 @@ mod isolation;
 mod merge;
 mod notes;
 mod panics;
+mod persisted;
 mod row_security;
 mod schema_sdl;
 mod suggestions;

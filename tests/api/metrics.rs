@@ -250,6 +250,20 @@ async fn the_metrics_listener_reports_requests_statements_batches_and_sockets() 
         "the updateProfile mutation"
     );
 
+    // The profile list, sent again and again, was parsed and validated once: the rest
+    // found both in the document cache (and were still charged: one was rate-limited).
+    let cache = "profilegraph_document_cache_total";
+    for kind in ["parsed", "validated"] {
+        let hits = value(&samples, cache, &[("cache", kind), ("outcome", "hit")]).unwrap();
+        assert!(
+            hits >= list_ok - 1.0,
+            "{kind}: {hits} hits, {list_ok} lists"
+        );
+        assert!(value(&samples, cache, &[("cache", kind), ("outcome", "miss")]).unwrap() >= 1.0);
+    }
+    // Read at scrape time; no test load fills a pool, so only its presence is certain.
+    assert!(value(&samples, "profilegraph_db_pool_waits_total", &[]).is_some());
+
     // Latency: a histogram with its buckets, one observation per request.
     let latency = "profilegraph_graphql_request_duration_seconds";
     let labels = [("operation", "MetricsProfileList"), ("type", "query")];

@@ -34,11 +34,18 @@ pub enum ErrorCode {
     BadRequest,
     /// The document doesn't parse or validate, or breaks an operation limit.
     GraphqlValidationFailed,
+    /// An automatic persisted query whose hash this server doesn't know: send the request
+    /// again with its `query` (the message is `PersistedQueryNotFound`, which Apollo's
+    /// clients match on).
+    PersistedQueryNotFound,
+    /// The server runs only its persisted documents (`--persisted-only`), and this
+    /// request's document is not one of them.
+    PersistedQueryNotInList,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the list above.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -49,6 +56,8 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::BadRequest,
         ErrorCode::GraphqlValidationFailed,
+        ErrorCode::PersistedQueryNotFound,
+        ErrorCode::PersistedQueryNotInList,
     ];
 
     /// The code as it appears on the wire.
@@ -64,6 +73,8 @@ impl ErrorCode {
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
         }
     }
 
@@ -86,6 +97,9 @@ impl ErrorCode {
             ErrorCode::Internal => "internal error",
             ErrorCode::BadRequest => "bad request",
             ErrorCode::GraphqlValidationFailed => "the query is not valid",
+            // The protocol's own words, which its clients match on.
+            ErrorCode::PersistedQueryNotFound => "PersistedQueryNotFound",
+            ErrorCode::PersistedQueryNotInList => "only persisted documents run here",
         }
     }
 }

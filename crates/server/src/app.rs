@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::database;
 use crate::error::{Error, Result};
+use crate::http::documents::{DocumentCache, DocumentCacheFactory, PersistedDocuments};
 use crate::http::guard::{DocumentLimits, GuardFactory};
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{self, AppState, HttpSettings};
@@ -57,8 +58,9 @@ pub fn schema(config: &Config) -> AppSchema {
 fn schema_with_webhooks(
     config: &Config,
     key: Option<profilegraph_store::webhooks::SecretKey>,
+    documents: Arc<DocumentCache>,
 ) -> AppSchema {
-    schema_builder(config)
+    schema_builder_with(config, documents)
         .data(profilegraph_schema::webhooks::WebhookSettings {
             key,
             clock: config.webhook_clock.clone(),
@@ -71,6 +73,14 @@ fn schema_with_webhooks(
 /// that adds to it (the tests add an extension that panics, to prove a panic stays
 /// inside its request).
 pub fn schema_builder(config: &Config) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    schema_builder_with(config, Arc::default())
+}
+
+/// [`schema_builder`] over the server's document cache, which its HTTP layer shares.
+fn schema_builder_with(
+    config: &Config,
+    documents: Arc<DocumentCache>,
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let mut builder = profilegraph_schema::builder()
         // Deep, wide or self-similar queries are the cheapest way to make a GraphQL server
         // do unbounded work; refuse them before any resolver runs.
@@ -82,6 +92,8 @@ pub fn schema_builder(config: &Config) -> SchemaBuilder<QueryRoot, MutationRoot,
             max_aliases: config.max_aliases,
             max_root_fields: config.max_root_fields,
         }))
+        // Inside the guard, which counts and charges every request, cached or not.
+        .extension(DocumentCacheFactory(documents))
         .data(Arc::new(RateLimiter::new(
             config.rate_limit_per_token,
             config.rate_limit_per_workspace,
@@ -97,6 +109,11 @@ pub fn schema_builder(config: &Config) -> SchemaBuilder<QueryRoot, MutationRoot,
 /// Connect, migrate, and (on a brand-new database, unless disabled) seed the demo.
 pub async fn prepare(config: &Config) -> Result<Prepared> {
     database::check_url(&config.database_url)?;
+    // A safelist that can't be read stops the start before anything else happens.
+    let persisted = match &config.persisted_documents {
+        Some(dir) => PersistedDocuments::load(dir, config.persisted_only)?,
+        None => PersistedDocuments::automatic(),
+    };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     // On PostgreSQL the workers get most of the connections (see `workers`).
     let shared = match split_connections(config.db_max_connections, workers) {
@@ -150,11 +167,14 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         // A revoked token loses its sockets as fast as its HTTP requests.
         std::time::Duration::from_secs(config.token_cache_seconds.max(1)),
     ));
+    let document_cache = Arc::new(DocumentCache::default());
     let state = AppState {
+        persisted: Arc::new(persisted),
+        document_cache: document_cache.clone(),
         hub,
         sockets,
         shutdown: tokio_util::sync::CancellationToken::new(),
-        schema: schema_with_webhooks(config, webhook_key),
+        schema: schema_with_webhooks(config, webhook_key, document_cache),
         workers: Workers::start(config, db.clone(), workers).await?,
         tokens: Arc::new(profilegraph_store::tokens::TokenCache::new(
             std::time::Duration::from_secs(config.token_cache_seconds),

@@ -176,6 +176,34 @@ pub struct Config {
     )]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// A folder of persisted documents: every `*.graphql` file in it is one GraphQL
+    /// document, loaded at start and known by the SHA-256 of its bytes (`sha256sum`
+    /// prints it). Clients run one by sending that hash in
+    /// `extensions.persistedQuery.sha256Hash` instead of the `query`. A file that doesn't
+    /// parse stops the start.
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_PERSISTED_DOCUMENTS",
+        value_name = "DIR",
+        global = true
+    )]
+    pub persisted_documents: Option<std::path::PathBuf>,
+
+    /// Run only the documents of `--persisted-documents` (by hash, or sent as the same
+    /// text), over HTTP and WebSocket, and refuse anything else with
+    /// `PERSISTED_QUERY_NOT_IN_LIST`: a safelist for servers that only partners'
+    /// integrations call. Without it, any valid document runs, and clients may also
+    /// register documents by hash (automatic persisted queries).
+    #[arg(
+        long,
+        env = "PROFILEGRAPH_PERSISTED_ONLY",
+        global = true,
+        requires = "persisted_documents",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub persisted_only: bool,
+
     /// Log filter, in `tracing` `EnvFilter` syntax (`info`, `profilegraph=debug,info`, …).
     #[arg(
         long,
@@ -300,6 +328,8 @@ impl Config {
             sql_stats: true,
             cors_origins: Vec::new(),
             metrics_listen: None,
+            persisted_documents: None,
+            persisted_only: false,
             log: "info".into(),
             log_format: LogFormat::Text,
             db_max_connections: 10,

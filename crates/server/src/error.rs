@@ -19,6 +19,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),
+    /// `--persisted-documents` can't be loaded.
+    #[error(transparent)]
+    PersistedDocuments(#[from] crate::http::documents::persisted::LoadError),
     #[error("cannot start an execution worker: {0}")]
     Worker(String),
 }

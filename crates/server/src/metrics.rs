@@ -47,6 +47,12 @@ pub const SUBSCRIPTIONS_OPEN: &str = "profilegraph_subscriptions_open";
 pub const FANOUT_SECONDS: &str = "profilegraph_event_fanout_seconds";
 /// Webhook attempts, by `outcome` (`delivered`, `retry`, `failed`).
 pub const WEBHOOK_ATTEMPTS: &str = "profilegraph_webhook_attempts_total";
+/// Requests that found their document parsed (or their validation done) before, by
+/// `cache` (`parsed`, `validated`) and `outcome` (`hit`, `miss`).
+pub const DOCUMENT_CACHE: &str = "profilegraph_document_cache_total";
+/// Statements and transactions that found their database pool with no idle connection
+/// and no room to open one, and so waited for one (all of the process's pools).
+pub const DB_POOL_WAITS: &str = "profilegraph_db_pool_waits_total";
 /// How long webhook attempts took, by `outcome`.
 pub const WEBHOOK_SECONDS: &str = "profilegraph_webhook_attempt_duration_seconds";
 
@@ -119,6 +125,15 @@ fn describe() {
         "From an event's commit to its hand-off to subscribers."
     );
     describe_counter!(WEBHOOK_ATTEMPTS, "Webhook attempts, by outcome.");
+    describe_counter!(
+        DOCUMENT_CACHE,
+        "Parsed and validated documents found in the cache, or not."
+    );
+    describe_counter!(
+        DB_POOL_WAITS,
+        "Connections asked of a database pool with none idle and no room to open one."
+    );
+
     describe_histogram!(
         WEBHOOK_SECONDS,
         Unit::Seconds,
@@ -149,6 +164,8 @@ pub async fn serve(listener: TcpListener, handle: PrometheusHandle, state: AppSt
 
 async fn scrape(State((handle, state)): State<(PrometheusHandle, AppState)>) -> impl IntoResponse {
     pool_gauges(&state);
+    document_counts(&state);
+    metrics::counter!(DB_POOL_WAITS).absolute(profilegraph_store::stats::pool_waits());
     (
         StatusCode::OK,
         [(
@@ -159,9 +176,21 @@ async fn scrape(State((handle, state)): State<(PrometheusHandle, AppState)>) -> 
     )
 }
 
-/// The shared pool's connections, read at scrape time. (sqlx counts no waits; a request
-/// that waited out `--db-acquire-timeout` is counted in [`REQUESTS`] as
-/// `SERVICE_UNAVAILABLE`.)
+/// The document caches' hits and misses, read at scrape time.
+fn document_counts(state: &AppState) {
+    let counts = state.document_cache.counts();
+    for (cache, outcome, n) in [
+        ("parsed", "hit", counts.parsed_hits),
+        ("parsed", "miss", counts.parsed_misses),
+        ("validated", "hit", counts.validated_hits),
+        ("validated", "miss", counts.validated_misses),
+    ] {
+        metrics::counter!(DOCUMENT_CACHE, "cache" => cache, "outcome" => outcome).absolute(n);
+    }
+}
+
+/// The shared pool's connections, read at scrape time. (A request that waited out
+/// `--db-acquire-timeout` is counted in [`REQUESTS`] as `SERVICE_UNAVAILABLE`.)
 fn pool_gauges(state: &AppState) {
     let Some(conn) = state.db.pool() else {
         return;

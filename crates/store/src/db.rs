@@ -75,7 +75,8 @@ impl Wall {
         let txn = self
             .txn
             .get_or_try_init(|| async {
-                let txn = deadline(DbBackend::Postgres, self.pool.begin()).await?;
+                let begin = crate::stats::acquiring(&self.pool, self.pool.begin());
+                let txn = deadline(DbBackend::Postgres, begin).await?;
                 // One round trip for both; the id is a parsed UUID, so formatting it into
                 // the text is safe (and `SET` takes no bind parameters).
                 let settings = format!(
@@ -114,7 +115,10 @@ impl ConnectionTrait for Conn {
 
     async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
         match self {
-            Conn::Pool(conn) => deadline(conn.get_database_backend(), conn.execute_raw(stmt)).await,
+            Conn::Pool(conn) => {
+                let run = crate::stats::acquiring(conn, conn.execute_raw(stmt));
+                deadline(conn.get_database_backend(), run).await
+            }
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
                 let result = deadline(DbBackend::Postgres, txn.execute_raw(stmt)).await;
@@ -126,7 +130,8 @@ impl ConnectionTrait for Conn {
     async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
         match self {
             Conn::Pool(conn) => {
-                deadline(conn.get_database_backend(), conn.execute_unprepared(sql)).await
+                let run = crate::stats::acquiring(conn, conn.execute_unprepared(sql));
+                deadline(conn.get_database_backend(), run).await
             }
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
@@ -142,7 +147,8 @@ impl ConnectionTrait for Conn {
     ) -> std::result::Result<Option<QueryResult>, DbErr> {
         match self {
             Conn::Pool(conn) => {
-                deadline(conn.get_database_backend(), conn.query_one_raw(stmt)).await
+                let run = crate::stats::acquiring(conn, conn.query_one_raw(stmt));
+                deadline(conn.get_database_backend(), run).await
             }
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
@@ -155,7 +161,8 @@ impl ConnectionTrait for Conn {
     async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
         match self {
             Conn::Pool(conn) => {
-                deadline(conn.get_database_backend(), conn.query_all_raw(stmt)).await
+                let run = crate::stats::acquiring(conn, conn.query_all_raw(stmt));
+                deadline(conn.get_database_backend(), run).await
             }
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
@@ -306,7 +313,8 @@ impl Db {
                     ..TransactionOptions::default()
                 };
                 let backend = conn.get_database_backend();
-                Ok(deadline(backend, conn.begin_with_options(options)).await?)
+                let begin = crate::stats::acquiring(conn, conn.begin_with_options(options));
+                Ok(deadline(backend, begin).await?)
             }
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;

@@ -5,12 +5,18 @@
 //! [`scope`], and the database's metric callback adds one for every statement, whichever
 //! task runs it. Concurrent requests never mix their counts. The counts are a tested
 //! contract: a query shape runs a fixed number of statements.
+//!
+//! It also counts, for the whole process, how often a statement or transaction found its
+//! pool with no idle connection and no room to open one, so that it had to wait for
+//! another to finish: the sign that `--db-max-connections` is too small for the load.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
+
+static POOL_WAITS: AtomicU64 = AtomicU64::new(0);
 
 /// One request's statement counter.
 pub type Counter = Arc<AtomicU64>;
@@ -50,4 +56,38 @@ pub async fn scope<F: Future>(counter: Option<Counter>, fut: F) -> F::Output {
         Some(counter) => STATEMENTS.scope(counter, fut).await,
         None => fut.await,
     }
+}
+
+/// Run `fut`, which takes a connection from `conn`'s pool, counting it in [`pool_waits`]
+/// when the pool has none idle and no room to open one, so that `fut` waits for one.
+pub async fn acquiring<F: Future>(conn: &DatabaseConnection, fut: F) -> F::Output {
+    let (size, idle, max) = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = conn.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        DbBackend::Sqlite => {
+            let pool = conn.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => (0, 1, 1),
+    };
+    if idle == 0 && size >= max {
+        POOL_WAITS.fetch_add(1, Ordering::Relaxed);
+    }
+    fut.await
+}
+
+/// How many times, since the process started, a statement or transaction found its pool
+/// full and had to wait for a connection.
+pub fn pool_waits() -> u64 {
+    POOL_WAITS.load(Ordering::Relaxed)
 }

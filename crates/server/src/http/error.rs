@@ -38,6 +38,21 @@ pub enum HttpError {
     /// The request ran over [`REQUEST_TIME_LIMIT`].
     #[error("the request took longer than {} s", REQUEST_TIME_LIMIT.as_secs())]
     TimedOut,
+    /// An automatic persisted query whose hash this server doesn't know (yet): the client
+    /// sends the request again with its `query`. Apollo's clients match this message.
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    /// `--persisted-only`, and the request's document (named by its hash, or sent as
+    /// text) is not a persisted one.
+    #[error("{}", if *by_hash {
+        "this server runs only its persisted documents, and none has this sha256Hash"
+    } else {
+        "this server runs only its persisted documents, and this is not one of them: send the sha256Hash of one in extensions.persistedQuery"
+    })]
+    NotPersisted {
+        /// Named by a hash, rather than sent as text.
+        by_hash: bool,
+    },
     /// An error of the domain: no or a bad token, an idempotency key in use or malformed,
     /// the database out of reach, a panic or another bug.
     #[error(transparent)]
@@ -60,8 +75,19 @@ impl HttpError {
             | HttpError::MutationOverGet
             | HttpError::PayloadTooLarge => ErrorCode::BadRequest,
             HttpError::TimedOut => ErrorCode::ServiceUnavailable,
+            HttpError::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
+            HttpError::NotPersisted { .. } => ErrorCode::PersistedQueryNotInList,
             HttpError::Schema(err) => err.code(),
         }
+    }
+
+    /// Whether the request was refused for its document, like a document that doesn't
+    /// validate: a request error, 200 in legacy application/json (see `respond`).
+    pub fn is_document_refusal(&self) -> bool {
+        matches!(
+            self,
+            HttpError::PersistedQueryNotFound | HttpError::NotPersisted { .. }
+        )
     }
 
     /// The status of the reply: the HTTP refusals have their own, every other error the
@@ -85,6 +111,8 @@ pub struct Refusal {
     pub code: ErrorCode,
     /// The error's message, before masking.
     pub detail: String,
+    /// Refused for its document: 200 in legacy application/json.
+    pub document: bool,
 }
 
 impl IntoResponse for HttpError {
@@ -116,6 +144,7 @@ impl IntoResponse for HttpError {
         response.extensions_mut().insert(Refusal {
             code,
             detail: self.to_string(),
+            document: self.is_document_refusal(),
         });
         response
     }

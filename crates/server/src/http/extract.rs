@@ -14,7 +14,7 @@
 //! Nothing here touches the database or the schema; it only reads headers, the query
 //! string and the body. Depends on `error` and `respond` (for [`Format`]).
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, HeaderName, header};
@@ -36,6 +36,9 @@ pub struct Incoming {
     pub format: Format,
     /// The `Idempotency-Key` header, when given.
     pub idempotency_key: Option<String>,
+    /// It came as a GET, so it must not be a mutation: checked here when the query is in
+    /// the request, and again once a persisted document's hash has been resolved.
+    pub via_get: bool,
 }
 
 /// What `GET /graphql` asks for.
@@ -88,6 +91,9 @@ pub struct GetParams {
     variables: Option<String>,
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
+    /// JSON, as in a POST body: `{"persistedQuery": {"version": 1, "sha256Hash": "…"}}`
+    /// names a persisted document instead of sending it.
+    extensions: Option<String>,
 }
 
 /// Read `GET /graphql`: GraphiQL when there is no `query` (and `graphiql` is on), or the
@@ -102,7 +108,10 @@ pub fn from_get(
             "the query string can't be read".into(),
         ));
     };
-    let Some(query) = params.query else {
+    let Some(query) = params
+        .query
+        .or_else(|| params.extensions.is_some().then(String::new))
+    else {
         if graphiql {
             return Ok(FromGet::GraphiQL);
         }
@@ -132,10 +141,15 @@ pub fn from_get(
             }
         }
     }
+    if let Some(extensions) = params.extensions {
+        request.extensions = serde_json::from_str(&extensions)
+            .map_err(|_| HttpError::BadRequest("`extensions` must be a JSON object".into()))?;
+    }
     Ok(FromGet::Operation(Box::new(with_query(Incoming {
         request,
         format,
         idempotency_key: None,
+        via_get: true,
     })?)))
 }
 
@@ -175,12 +189,15 @@ pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Incoming, HttpError
         request,
         format,
         idempotency_key,
+        via_get: false,
     })
 }
 
-/// `incoming`, unless it has no query to run.
+/// `incoming`, unless it has no query to run: neither a document nor a persisted one's
+/// hash.
 fn with_query(incoming: Incoming) -> Result<Incoming, HttpError> {
-    if incoming.request.query.trim().is_empty() {
+    let persisted = incoming.request.extensions.0.contains_key("persistedQuery");
+    if incoming.request.query.trim().is_empty() && !persisted {
         return Err(HttpError::BadRequest("the request has no `query`".into()));
     }
     Ok(incoming)
@@ -199,6 +216,14 @@ pub fn operation(
     operation_name: Option<&str>,
 ) -> Option<(OperationType, Option<String>)> {
     let document = async_graphql::parser::parse_query(query).ok()?;
+    select(&document, operation_name)
+}
+
+/// The type and name of the operation of `document` that `operation_name` selects.
+pub fn select(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<(OperationType, Option<String>)> {
     match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some((op.node.ty, None)),
         (DocumentOperations::Multiple(ops), Some(name)) => {

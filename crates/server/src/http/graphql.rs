@@ -78,18 +78,23 @@ async fn execute(
     incoming: Incoming,
     report: &mut Report,
 ) -> Result<Response, HttpError> {
+    let mut incoming = incoming;
     let request_id = extract::request_id(&headers);
     let (viewer, auth_statements) = auth::authenticate(&state, &headers).await?;
+    // After authentication: only a caller with a token may teach the server a document.
+    state.persisted.resolve(&mut incoming.request)?;
+    let selected = select(&state, &mut incoming.request);
+    if incoming.via_get && matches!(selected, Some((OperationType::Mutation, _))) {
+        // Named by a hash: only now is it known to be a mutation.
+        return Err(HttpError::MutationOverGet);
+    }
     // A retried mutation with a key we've seen gets the stored response, not a rerun.
-    let claim = match idempotency::begin(&state.db, &viewer, &incoming).await? {
+    let operation = selected.as_ref().map(|(ty, _)| *ty);
+    let claim = match idempotency::begin(&state.db, &viewer, &incoming, operation).await? {
         Begin::Run(claim) => claim,
         Begin::Replay(response) => return Ok(response),
     };
     let format = incoming.format;
-    let selected = extract::operation(
-        &incoming.request.query,
-        incoming.request.operation_name.as_deref(),
-    );
     if let Some((ty, name)) = &selected {
         report.labels = crate::metrics::RequestLabels {
             operation: crate::metrics::operation_label(name.as_deref()),
@@ -168,6 +173,23 @@ async fn execute(
         tokio::spawn(async move { hub.poke(workspace_id).await });
     }
     Ok(http)
+}
+
+/// The type and name of the operation `request` selects, from the document cache when a
+/// request parsed its text before; otherwise parsed here, once: the parsed document goes
+/// along with the request, so that async-graphql doesn't parse it again.
+fn select(
+    state: &AppState,
+    request: &mut async_graphql::Request,
+) -> Option<(OperationType, Option<String>)> {
+    let operation_name = request.operation_name.as_deref();
+    if let Some(document) = state.document_cache.parsed(&request.query) {
+        return extract::select(&document, operation_name);
+    }
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    let selected = extract::select(&document, operation_name);
+    request.set_parsed_query(document);
+    selected
 }
 
 /// `GET /graphql` with `Upgrade: websocket`: subscriptions (see `socket`); any other GET

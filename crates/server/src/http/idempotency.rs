@@ -14,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::HttpError;
-use super::extract::{Incoming, operation_type};
+use super::extract::Incoming;
 use super::respond;
 
 /// Set on a response that was replayed from an earlier request with the same key.
@@ -28,15 +28,19 @@ pub enum Begin {
     Replay(Response),
 }
 
-/// Claim the request's key, if it is a mutation with one.
-pub async fn begin(db: &Db, viewer: &Viewer, incoming: &Incoming) -> Result<Begin, HttpError> {
+/// Claim the request's key, if it is a mutation (`operation`: the type of the operation
+/// it selects) with one.
+pub async fn begin(
+    db: &Db,
+    viewer: &Viewer,
+    incoming: &Incoming,
+    operation: Option<OperationType>,
+) -> Result<Begin, HttpError> {
     let request = &incoming.request;
     let Some(raw) = &incoming.idempotency_key else {
         return Ok(Begin::Run(None));
     };
-    if operation_type(&request.query, request.operation_name.as_deref())
-        != Some(OperationType::Mutation)
-    {
+    if operation != Some(OperationType::Mutation) {
         return Ok(Begin::Run(None));
     }
     let key = idempotency::parse_key(raw)?;

@@ -8,6 +8,8 @@
 //! - `respond`: media types, the status for each error code, masking, shaping and
 //!   serialising a GraphQL response;
 //! - `error`: [`HttpError`], every refusal the HTTP layer makes;
+//! - `documents`: persisted documents (automatic and safelisted), and the caches of
+//!   parsed and validated documents;
 //! - `extract`: negotiation and reading GET/POST into a GraphQL request;
 //! - `auth`: the bearer token and who it belongs to;
 //! - `idempotency`: claim, replay, complete and release an `Idempotency-Key`;
@@ -16,6 +18,7 @@
 
 mod auth;
 mod body_limit;
+pub mod documents;
 pub mod error;
 mod extract;
 pub mod graphiql;
@@ -73,6 +76,10 @@ pub struct AppState {
     pub sockets: Arc<socket::SocketLimits>,
     /// Cancelled when the server shuts down: open sockets close with 1001.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Persisted documents: the safelist, and those clients registered by hash.
+    pub persisted: Arc<documents::PersistedDocuments>,
+    /// Parsed and validated documents, shared with the schema's extension.
+    pub document_cache: Arc<documents::DocumentCache>,
 }
 
 /// HTTP behaviour that differs between deployments.

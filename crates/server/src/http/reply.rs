@@ -33,6 +33,9 @@ pub async fn render(
     };
     let message = respond::public_message(refusal.code, &refusal.detail, settings.production);
     let body = respond::error_document(refusal.code, &message, &request_id);
+    if refusal.document {
+        *response.status_mut() = respond::document_refusal_status(format);
+    }
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

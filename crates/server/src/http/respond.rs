@@ -50,9 +50,11 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::BadUserInput | ErrorCode::BadRequest | ErrorCode::GraphqlValidationFailed => {
-            StatusCode::BAD_REQUEST
-        }
+        ErrorCode::BadUserInput
+        | ErrorCode::BadRequest
+        | ErrorCode::GraphqlValidationFailed
+        | ErrorCode::PersistedQueryNotFound
+        | ErrorCode::PersistedQueryNotInList => StatusCode::BAD_REQUEST,
         ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -71,14 +73,20 @@ fn graphql_status(format: Format, limited: bool, rejected: bool, unavailable: bo
     if limited {
         status_for(ErrorCode::RateLimited)
     } else if rejected {
-        match format {
-            Format::GraphqlResponse => status_for(ErrorCode::GraphqlValidationFailed),
-            Format::Json => StatusCode::OK,
-        }
+        document_refusal_status(format)
     } else if unavailable {
         status_for(ErrorCode::ServiceUnavailable)
     } else {
         StatusCode::OK
+    }
+}
+
+/// The status of a request refused for its document (it doesn't parse or validate, or
+/// isn't a persisted one): see [`graphql_status`].
+pub fn document_refusal_status(format: Format) -> StatusCode {
+    match format {
+        Format::GraphqlResponse => status_for(ErrorCode::GraphqlValidationFailed),
+        Format::Json => StatusCode::OK,
     }
 }
 

@@ -25,8 +25,8 @@ use std::time::Duration;
 use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use futures_util::StreamExt;
-use profilegraph_schema::RequestCtx;
 use profilegraph_schema::events::Live;
+use profilegraph_schema::{ErrorCode, RequestCtx};
 use profilegraph_store::Viewer;
 use profilegraph_store::tokens::Scope;
 use serde_json::{Value, json};
@@ -272,13 +272,21 @@ async fn run(state: &AppState, socket: &mut WebSocket, header_token: Option<Stri
                         if active.contains_key(&id) {
                             break Close::new(4409, format!("Subscriber for {id} already exists"));
                         }
-                        let Ok(request) = serde_json::from_value::<async_graphql::Request>(
+                        let Ok(mut request) = serde_json::from_value::<async_graphql::Request>(
                             message["payload"].clone(),
                         ) else {
                             break Close::new(4400, "`subscribe` needs a GraphQL request as its payload");
                         };
+                        // The same persisted documents, and the same safelist, as over HTTP.
+                        if let Err(err) = state.persisted.resolve(&mut request) {
+                            let refused = error(&id, err.code(), &err.to_string());
+                            if send(socket, &refused).await.is_err() {
+                                break Close::new(1000, "");
+                            }
+                            continue;
+                        }
                         if active.len() >= limits.max_subscriptions {
-                            let refused = error(&id, &format!(
+                            let refused = error(&id, ErrorCode::BadRequest, &format!(
                                 "at most {} subscriptions per socket", limits.max_subscriptions
                             ));
                             if send(socket, &refused).await.is_err() {
@@ -287,7 +295,7 @@ async fn run(state: &AppState, socket: &mut WebSocket, header_token: Option<Stri
                             continue;
                         }
                         if !is_subscription(&request) {
-                            let refused = error(&id, "only subscriptions go over WebSocket; send queries and mutations over HTTP");
+                            let refused = error(&id, ErrorCode::BadRequest, "only subscriptions go over WebSocket; send queries and mutations over HTTP");
                             if send(socket, &refused).await.is_err() {
                                 break Close::new(1000, "");
                             }
@@ -372,11 +380,11 @@ async fn subscription(
 }
 
 /// An `error` message for subscription `id`.
-fn error(id: &str, message: &str) -> Value {
+fn error(id: &str, code: ErrorCode, message: &str) -> Value {
     json!({
         "id": id,
         "type": "error",
-        "payload": [{ "message": message, "extensions": { "code": profilegraph_schema::ErrorCode::BadRequest.as_str() } }],
+        "payload": [{ "message": message, "extensions": { "code": code.as_str() } }],
     })
 }
 
