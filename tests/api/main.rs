@@ -22,6 +22,7 @@ mod browser;
 mod cors;
 mod docs;
 mod events;
+mod export;
 mod faults;
 mod fields;
 mod foundation;

@@ -595,6 +595,75 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_merge_racing_moves_out_of_the_merged_profile_answers_every_request,
+    |app: TestApp| async move {
+        let a = demo(&app).await;
+        let attach = "mutation($input: AttachContactInput!) {
+            attachContact(input: $input) { contact { id } } }";
+        let survivor = ops::create_profile(&app, "Stays", &[]).await;
+        let survivor = survivor["id"].as_str().unwrap().to_owned();
+        for round in 0..6 {
+            // The merged profile's contacts, each moved to a profile of its own while the
+            // merge takes them: both lock the merged profile, so neither deadlocks.
+            let mut contacts = Vec::new();
+            for i in 0..4 {
+                let contact = mutate_ok(
+                    &app,
+                    &app.demo_token,
+                    "createContact",
+                    json!({ "channelId": a.channels["WHATSAPP"],
+                            "identifier": format!("+3162000{round}{i:03}") }),
+                )
+                .await;
+                contacts.push(contact["contact"]["id"].clone());
+            }
+            let refs: Vec<&Value> = contacts.iter().collect();
+            let merged = ops::create_profile(&app, &format!("Goes {round}"), &refs).await;
+            let merged = merged["id"].as_str().unwrap().to_owned();
+            let mut targets = Vec::new();
+            for i in 0..contacts.len() {
+                let target =
+                    ops::create_profile(&app, &format!("Elsewhere {round}.{i}"), &[]).await;
+                targets.push(target["id"].as_str().unwrap().to_owned());
+            }
+            let merging = merge(
+                &app,
+                &app.demo_token,
+                json!({ "survivorId": survivor, "mergedId": merged }),
+            );
+            let moving = futures_util::future::join_all(contacts.iter().zip(&targets).map(
+                |(contact, target)| {
+                    call(
+                        &app,
+                        &app.demo_token,
+                        attach,
+                        json!({ "input": { "profileId": target, "contactId": contact, "move": true } }),
+                    )
+                },
+            ));
+            let (merged_body, moved) = tokio::join!(merging, moving);
+            assert!(
+                merged_body.get("errors").is_none(),
+                "the merge: {merged_body:#}"
+            );
+            for (body, (contact, target)) in moved.iter().zip(contacts.iter().zip(&targets)) {
+                // Each move either lands, or finds the contact already taken by the merge.
+                let now = ops::contact(&app, contact).await;
+                let home = now["profile"]["id"].as_str().unwrap();
+                match body.get("errors") {
+                    None => assert_eq!(home, target, "{body:#}"),
+                    Some(errors) => {
+                        let code = errors[0]["extensions"]["code"].as_str().unwrap();
+                        assert!(code == "CONFLICT" || code == "NOT_FOUND", "{body:#}");
+                        assert_eq!(home, survivor, "{now:#}");
+                    }
+                }
+            }
+        }
+    }
+);
+
 /// A new profile named `name`, with `external_id` if given; its id.
 async fn keyed_profile(app: &TestApp, name: &str, external_id: Option<&str>) -> String {
     let d = data(

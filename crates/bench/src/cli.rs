@@ -128,6 +128,11 @@ pub struct Options {
     #[arg(long)]
     pub no_webhooks: bool,
 
+    /// Contacts whose profile suggestions are asked for one at a time, through the API and
+    /// through the store (p50 and p99 of each). Default 300 (50 with --quick); 0 skips it.
+    #[arg(long)]
+    pub suggestions: Option<usize>,
+
     /// An earlier results file (e.g. of another `--server-bin`) to compare this run's
     /// throughput with, shape by shape; the verdicts then judge the event log's cost on
     /// writes (Q4 at least 85% of the earlier run).
@@ -313,6 +318,8 @@ pub struct Settings {
     pub live: Option<crate::live::Plan>,
     /// The webhook runs, unless skipped.
     pub webhooks: Option<crate::hooks::Plan>,
+    /// Contacts asked for suggestions, unless skipped.
+    pub suggestions: Option<usize>,
     /// The server measured against, if any.
     pub anchor: Option<Anchor>,
 }
@@ -340,6 +347,8 @@ impl Settings {
             analyze: !options.no_analyze,
             live: None,
             webhooks: None,
+            suggestions: Some(options.suggestions.unwrap_or(if quick { 50 } else { 300 }))
+                .filter(|n| *n > 0),
             anchor: options.anchor,
         };
         if !options.no_webhooks {

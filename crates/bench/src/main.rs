@@ -20,6 +20,7 @@ mod live;
 mod load;
 mod report;
 mod server;
+mod suggestions;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -304,6 +305,23 @@ async fn measure(
             anchor_response_bytes,
         });
     }
+    let suggestions = match settings.suggestions {
+        Some(n) => {
+            let report = suggestions::measure(&pool, &target, inputs.workspace_id, n).await?;
+            eprintln!(
+                "{} suggestions: {} contacts ({} with any), API p50 {:.2} ms, p99 {:.2} ms; store p50 {:.2} ms, p99 {:.2} ms",
+                backend.name(),
+                report.contacts,
+                report.with_suggestions,
+                report.api_p50_ms,
+                report.api_p99_ms,
+                report.store_p50_ms,
+                report.store_p99_ms
+            );
+            Some(report)
+        }
+        None => None,
+    };
     let memory = server.memory().ok();
     let anchor_memory = anchor.as_ref().and_then(|(a, _)| a.memory().ok());
     if let Some((a, _)) = anchor {
@@ -338,6 +356,7 @@ async fn measure(
         shapes,
         live,
         webhooks,
+        suggestions,
         anchor_memory,
     })
 }

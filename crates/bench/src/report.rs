@@ -235,6 +235,8 @@ pub struct BackendReport {
     pub live: Option<crate::live::LiveReport>,
     /// The webhook runs, unless skipped.
     pub webhooks: Option<Vec<crate::hooks::HooksRun>>,
+    /// Profile suggestions one contact at a time, unless skipped.
+    pub suggestions: Option<crate::suggestions::SuggestionsReport>,
     /// The anchor's memory at the end, if it ran.
     pub anchor_memory: Option<Memory>,
 }
@@ -558,6 +560,31 @@ pub fn table(report: &Report) -> String {
                 l.rss_idle_mib,
                 l.rss_subscribed_mib,
                 l.sockets_closed,
+            );
+        }
+    }
+    let suggestions: Vec<_> = report
+        .backends
+        .iter()
+        .filter_map(|b| b.suggestions.as_ref().map(|r| (b.backend, r)))
+        .collect();
+    if !suggestions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| backend | suggestions: contacts (with any) | API ms: p50 / p99 | store ms: p50 / p99 |"
+        );
+        let _ = writeln!(out, "|---|--:|--:|--:|");
+        for (backend, r) in suggestions {
+            let _ = writeln!(
+                out,
+                "| {} | {} ({}) | {} / {} | {} / {} |",
+                backend.name(),
+                r.contacts,
+                r.with_suggestions,
+                num(r.api_p50_ms),
+                num(r.api_p99_ms),
+                num(r.store_p50_ms),
+                num(r.store_p99_ms),
             );
         }
     }

@@ -171,6 +171,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     let state = AppState {
         persisted: Arc::new(persisted),
         document_cache: document_cache.clone(),
+        exports: Arc::default(),
         hub,
         sockets,
         shutdown: tokio_util::sync::CancellationToken::new(),

@@ -99,10 +99,28 @@ fn connection_lost(err: &sea_orm::sqlx::Error) -> bool {
     }
 }
 
+/// PostgreSQL ended a transaction because it raced another one: a deadlock (40P01), or a
+/// serialisation failure (40001). Nothing of it was kept, and running it again is safe.
+fn lost_a_race(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(&**e, sea_orm::sqlx::Error::Database(db)
+                if db.code().is_some_and(|code| matches!(&*code, "40P01" | "40001")))
+        }
+        _ => false,
+    }
+}
+
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {
             StoreError::Unavailable(err)
+        } else if lost_a_race(&err) {
+            tracing::info!(error = %err, "a change lost a race with another and was not made");
+            StoreError::Conflict(
+                "this change raced a concurrent change of the same data and was not made; try again"
+                    .into(),
+            )
         } else {
             StoreError::Database(err)
         }

@@ -347,7 +347,9 @@ pub(crate) async fn move_all<C: ConnectionTrait>(
 /// The profile's row is locked first (on PostgreSQL; SQLite's writers take turns
 /// anyway): a merge that is taking the profile away holds the same lock, so the attach
 /// either lands before the merge (and its contact moves with the merge) or finds the
-/// profile gone (NOT_FOUND). It never attaches to a profile that is being deleted.
+/// profile gone (NOT_FOUND). It never attaches to a profile that is being deleted. A move
+/// locks the profile it takes the contact from as well, in the order a merge locks, so a
+/// move out of a profile being merged away waits for the merge instead of deadlocking.
 pub async fn attach(
     db: &Db,
     workspace_id: Uuid,
@@ -356,7 +358,11 @@ pub async fn attach(
     move_contact: bool,
 ) -> Result<(profile_rows::Model, contact_rows::Model)> {
     let txn = db.begin_write().await?;
-    let profile = profiles::find_locked(&txn, workspace_id, profile_id).await?;
+    let profile = if move_contact {
+        profiles::find_locked_with_source(&txn, workspace_id, profile_id, contact_id).await?
+    } else {
+        profiles::find_locked(&txn, workspace_id, profile_id).await?
+    };
     let outcome = join(&txn, workspace_id, profile_id, contact_id, move_contact).await?;
     events::record(&txn, db, workspace_id, outcome.events(profile_id)).await?;
     let answer = match outcome {

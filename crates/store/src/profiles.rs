@@ -5,7 +5,7 @@ use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait, UpdateMany,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, UpdateMany,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -78,6 +78,39 @@ pub async fn find_locked<C: ConnectionTrait>(
         .lock_exclusive()
         .one(db)
         .await?
+        .ok_or(StoreError::NotFound("Profile"))
+}
+
+/// [`find_locked`] for a contact about to move into profile `id`: the profile the contact
+/// is in now is locked too, in the same statement and in id order, the order a merge
+/// locks its two profiles in. A move out of a profile that a merge is taking away then
+/// waits for the merge, or the merge for the move, instead of each holding a row the
+/// other needs (a deadlock, which PostgreSQL would end by failing one of them).
+pub async fn find_locked_with_source<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    id: Uuid,
+    contact_id: Uuid,
+) -> Result<profiles::Model> {
+    let source = Query::select()
+        .column(contacts::Column::ProfileId)
+        .from(contacts::Entity)
+        .and_where(contacts::Column::Id.eq(contact_id))
+        .and_where(contacts::Column::WorkspaceId.eq(workspace_id))
+        .to_owned();
+    profiles::Entity::find()
+        .filter(profiles::Column::WorkspaceId.eq(workspace_id))
+        .filter(
+            Condition::any()
+                .add(profiles::Column::Id.eq(id))
+                .add(profiles::Column::Id.in_subquery(source)),
+        )
+        .order_by_asc(profiles::Column::Id)
+        .lock_exclusive()
+        .all(db)
+        .await?
+        .into_iter()
+        .find(|profile| profile.id == id)
         .ok_or(StoreError::NotFound("Profile"))
 }
 

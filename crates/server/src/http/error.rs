@@ -15,6 +15,10 @@ use profilegraph_schema::ErrorCode;
 use super::respond::{self, Format};
 use super::{MAX_BODY, REQUEST_TIME_LIMIT};
 
+/// The `Retry-After` of a second export of one token, seconds: the first is usually done
+/// by then (an M workspace exports in about a second).
+pub const EXPORT_RETRY_AFTER_S: u32 = 5;
+
 /// Why the HTTP layer answered without running an operation (or without its result).
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -53,6 +57,12 @@ pub enum HttpError {
         /// Named by a hash, rather than sent as text.
         by_hash: bool,
     },
+    /// `GET /export/…` for a file there is none of.
+    #[error("there is no such export: GET /export/profiles.jsonl or /export/profiles.csv")]
+    NoSuchExport,
+    /// The token already has an export running.
+    #[error("this token has an export running; one at a time per token, try again when it ends")]
+    ExportRunning,
     /// An error of the domain: no or a bad token, an idempotency key in use or malformed,
     /// the database out of reach, a panic or another bug.
     #[error(transparent)]
@@ -76,6 +86,8 @@ impl HttpError {
             | HttpError::PayloadTooLarge => ErrorCode::BadRequest,
             HttpError::TimedOut => ErrorCode::ServiceUnavailable,
             HttpError::PersistedQueryNotFound => ErrorCode::PersistedQueryNotFound,
+            HttpError::NoSuchExport => ErrorCode::NotFound,
+            HttpError::ExportRunning => ErrorCode::RateLimited,
             HttpError::NotPersisted { .. } => ErrorCode::PersistedQueryNotInList,
             HttpError::Schema(err) => err.code(),
         }
@@ -132,6 +144,9 @@ impl IntoResponse for HttpError {
             }
             HttpError::MutationOverGet => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            HttpError::ExportRunning => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(EXPORT_RETRY_AFTER_S));
             }
             _ if code == ErrorCode::Unauthenticated => {
                 headers.insert(

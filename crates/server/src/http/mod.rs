@@ -12,6 +12,7 @@
 //!   parsed and validated documents;
 //! - `extract`: negotiation and reading GET/POST into a GraphQL request;
 //! - `auth`: the bearer token and who it belongs to;
+//! - `export`: `GET /export/profiles.jsonl|csv`, the bulk export for partners;
 //! - `idempotency`: claim, replay, complete and release an `Idempotency-Key`;
 //! - `body_limit`, `reply`: the layers that refuse oversized bodies and render refusals;
 //! - `graphql`: the handlers, which put the steps above in order.
@@ -20,6 +21,7 @@ mod auth;
 mod body_limit;
 pub mod documents;
 pub mod error;
+pub mod export;
 mod extract;
 pub mod graphiql;
 mod graphql;
@@ -80,6 +82,8 @@ pub struct AppState {
     pub persisted: Arc<documents::PersistedDocuments>,
     /// Parsed and validated documents, shared with the schema's extension.
     pub document_cache: Arc<documents::DocumentCache>,
+    /// The tokens with a bulk export running.
+    pub exports: Arc<export::Running>,
 }
 
 /// HTTP behaviour that differs between deployments.
@@ -127,6 +131,11 @@ pub fn router(state: AppState) -> Router {
     if settings.graphiql {
         routes = routes.route("/graphiql/{file}", get(graphiql::asset));
     }
+    // Exports are large and repetitive text: gzip when the client accepts it.
+    let exports = Router::new()
+        .route("/export/{file}", get(export::profiles))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
+    let routes = routes.merge(exports);
     let router = routes
         .with_state(state)
         // Bodies over the limit are refused with 413 before anything parses them: by their

@@ -146,8 +146,44 @@ impl Layout {
     }
 }
 
+/// Where an export's bytes go, a page at a time: a file or stdout for the command, a
+/// response body for `GET /export/profiles.*`.
+pub trait Sink {
+    /// Take the next bytes; an error ends the export.
+    fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A [`Sink`] that writes to `W`.
+struct ToWriter<W>(W);
+
+impl<W: Write + Send> Sink for ToWriter<W> {
+    async fn send(&mut self, bytes: Vec<u8>) -> Result<()> {
+        self.0.write_all(&bytes)?;
+        Ok(())
+    }
+}
+
 /// Write every profile of `workspace_id` to `out`; returns how many.
-pub async fn run(db: &Db, workspace_id: Uuid, options: &Options, out: impl Write) -> Result<u64> {
+pub async fn run(
+    db: &Db,
+    workspace_id: Uuid,
+    options: &Options,
+    out: impl Write + Send,
+) -> Result<u64> {
+    let mut out = ToWriter(std::io::BufWriter::with_capacity(1 << 16, out));
+    let written = stream(db, workspace_id, options, &mut out).await?;
+    out.0.flush()?;
+    Ok(written)
+}
+
+/// Send every profile of `workspace_id` to `sink`, one page of [`PAGE`] profiles at a
+/// time (the CSV header, or Excel's byte order mark, with the first); returns how many.
+pub async fn stream(
+    db: &Db,
+    workspace_id: Uuid,
+    options: &Options,
+    sink: &mut impl Sink,
+) -> Result<u64> {
     let layout = Layout::read(db, workspace_id).await?;
     let bar = if options.progress {
         let total = profilegraph_store::profiles::count(db, workspace_id, None).await?;
@@ -161,22 +197,27 @@ pub async fn run(db: &Db, workspace_id: Uuid, options: &Options, out: impl Write
     } else {
         ProgressBar::hidden()
     };
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-    let (mut csv, mut plain) = match options.format {
+    // CSV is written through the csv crate into each page's bytes; the first page's start
+    // with the header (and Excel's byte order mark).
+    let csv = match options.format {
         Format::Csv => {
-            if options.excel {
-                out.write_all("\u{feff}".as_bytes())?;
-            }
             let mut builder = csv::WriterBuilder::new();
             if options.excel {
                 builder.terminator(csv::Terminator::CRLF);
             }
-            let mut writer = builder.from_writer(out);
-            writer.write_record(layout.header()).map_err(csv_error)?;
-            (Some(writer), None)
+            Some(builder)
         }
-        Format::Jsonl => (None, Some(out)),
+        Format::Jsonl => None,
     };
+    let mut head = Vec::new();
+    if let Some(builder) = &csv {
+        if options.excel {
+            head.extend_from_slice("\u{feff}".as_bytes());
+        }
+        let mut writer = builder.from_writer(&mut head);
+        writer.write_record(layout.header()).map_err(csv_error)?;
+        writer.flush()?;
+    }
     let since = options.updated_since;
     let mut after: Option<After> = None;
     let mut written = 0_u64;
@@ -188,28 +229,33 @@ pub async fn run(db: &Db, workspace_id: Uuid, options: &Options, out: impl Write
             id: last.profile.id,
         });
         let n = page.len() as u64;
-        for exported in page {
-            if let Some(writer) = csv.as_mut() {
+        let mut chunk = std::mem::take(&mut head);
+        chunk.reserve(1 << 16);
+        if let Some(builder) = &csv {
+            let mut writer = builder.from_writer(&mut chunk);
+            for exported in &page {
                 writer
-                    .write_record(layout.row(&exported))
+                    .write_record(layout.row(exported))
                     .map_err(csv_error)?;
-            } else if let Some(out) = plain.as_mut() {
-                serde_json::to_writer(&mut *out, &layout.record(exported))
+            }
+            writer.flush()?;
+        } else {
+            for exported in page {
+                serde_json::to_writer(&mut chunk, &layout.record(exported))
                     .map_err(|e| Error::Io(e.into()))?;
-                out.write_all(b"\n")?;
+                chunk.push(b'\n');
             }
         }
+        sink.send(chunk).await?;
         written += n;
         bar.inc(n);
         if n < PAGE {
             break;
         }
     }
-    if let Some(mut writer) = csv {
-        writer.flush()?;
-    }
-    if let Some(mut out) = plain {
-        out.flush()?;
+    // A CSV with no rows is its header alone.
+    if !head.is_empty() {
+        sink.send(head).await?;
     }
     bar.finish_and_clear();
     Ok(written)
