@@ -265,6 +265,78 @@ async fn rate_limited(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// The points a request took from the token's budget, by `X-RateLimit-Remaining`.
+async fn points(app: &TestApp, query: &str) -> u64 {
+    let remaining = |headers: &reqwest::header::HeaderMap| -> u64 {
+        headers["x-ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (_, _, _, before) = send(app, &app.demo_token, "{ viewer { scopes } }").await;
+    let (status, body, _, after) = send(app, &app.demo_token, query).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    remaining(&before) - remaining(&after)
+}
+
+both_backends!(
+    reads_are_priced_by_the_pages_they_need,
+    spawn = spawn_with_budget,
+    |app: TestApp| async move {
+        // A profile page, and a page of 100 profiles without connections: one point each.
+        assert_eq!(
+            points(&app, "{ profiles(first: 1) { nodes { name contacts { identifier } notes(first: 10) { nodes { body } } } } }").await,
+            1
+        );
+        assert_eq!(
+            points(&app, "{ profiles(first: 100) { nodes { name } } }").await,
+            1
+        );
+        // An export page: 1 + 1 + 100 + 100 requests (its notes and tickets) = 2 points.
+        let export = "{ profiles(first: 100) { nodes { name
+            notes(first: 10) { nodes { body } }
+            contactMoments(first: 10) { nodes { subject } } } } }";
+        assert_eq!(points(&app, export).await, 2);
+        // Fragments count like their fields, and a page size given as a variable is read.
+        let nested = "query($n: Int) { profiles(first: $n) { nodes { ...H } } }
+            fragment H on Profile { notes(first: 10) { nodes { body } }
+                contactMoments(first: 10) { nodes { subject } } }";
+        let remaining = |h: &reqwest::header::HeaderMap| -> u64 {
+            h["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        for (n, price) in [(100, 2), (10, 1)] {
+            let (_, _, _, before) = send(&app, &app.demo_token, "{ viewer { scopes } }").await;
+            let response = app
+                .client
+                .post(format!("{}/graphql", app.address))
+                .bearer_auth(&app.demo_token)
+                .json(&json!({ "query": nested, "variables": { "n": n } }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let after = response.headers().clone();
+            let body: Value = response.json().await.unwrap();
+            assert!(body.get("errors").is_none(), "{body}");
+            assert_eq!(remaining(&before) - remaining(&after), price, "first: {n}");
+        }
+    }
+);
+
+async fn spawn_with_budget(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |config| {
+        config.rate_limit_per_token = 1_000;
+        config.rate_limit_per_workspace = 10_000;
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limits_per_token_sqlite() {
     rate_limited(Backend::Sqlite).await;

@@ -129,8 +129,8 @@ const LIST: &str =
 async fn the_metrics_listener_reports_requests_statements_batches_and_sockets() {
     let app = spawn_app_with(Backend::Sqlite, |config| {
         config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
-        // Low enough for a few profile lists to run out.
-        config.rate_limit_per_token = 2_000;
+        // Low enough for a few profile lists (a point each) to run out.
+        config.rate_limit_per_token = 12;
     })
     .await
     .unwrap();
@@ -197,7 +197,7 @@ async fn the_metrics_listener_reports_requests_statements_batches_and_sockets() 
             break;
         }
     }
-    assert!(limited, "the budget of 2,000 ran out");
+    assert!(limited, "the budget of 12 ran out");
 
     let samples = scrape(&app).await;
     let requests = "profilegraph_graphql_requests_total";

@@ -128,8 +128,10 @@ pub struct Options {
     #[arg(long)]
     pub no_webhooks: bool,
 
-    /// Contacts whose profile suggestions are asked for one at a time, through the API and
-    /// through the store (p50 and p99 of each). Default 300 (50 with --quick); 0 skips it.
+    /// Labelled contacts without a profile (as `profilegraph seed --duplicates` adds them,
+    /// at most 450) added once the shapes have run, whose profile suggestions are then
+    /// asked for one at a time, through the API and through the store (p50 and p99 of
+    /// each). Default 300 (50 with --quick); 0 skips it.
     #[arg(long)]
     pub suggestions: Option<usize>,
 

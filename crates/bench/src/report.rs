@@ -66,6 +66,8 @@ pub struct Report {
     pub backends: Vec<BackendReport>,
     /// The same shapes in an earlier results file (`--compare`), if one was given.
     pub compared: Option<Compared>,
+    /// What the document cache saves Q1, in this process.
+    pub documents: Option<crate::documents::DocumentsReport>,
 }
 
 /// This run's throughput against an earlier results file's.
@@ -571,16 +573,18 @@ pub fn table(report: &Report) -> String {
     if !suggestions.is_empty() {
         let _ = writeln!(
             out,
-            "\n| backend | suggestions: contacts (with any) | API ms: p50 / p99 | store ms: p50 / p99 |"
+            "\n| backend | suggestions: labelled contacts (with any) | precision@1 / recall@5 | API ms: p50 / p99 | store ms: p50 / p99 |"
         );
-        let _ = writeln!(out, "|---|--:|--:|--:|");
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|");
         for (backend, r) in suggestions {
             let _ = writeln!(
                 out,
-                "| {} | {} ({}) | {} / {} | {} / {} |",
+                "| {} | {} ({}) | {:.3} / {:.3} | {} / {} | {} / {} |",
                 backend.name(),
                 r.contacts,
                 r.with_suggestions,
+                r.precision_at_1,
+                r.recall_at_5,
                 num(r.api_p50_ms),
                 num(r.api_p99_ms),
                 num(r.store_p50_ms),

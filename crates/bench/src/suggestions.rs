@@ -1,5 +1,5 @@
-//! The ticket sidebar's suggestions at the benchmark's data size: one contact after
-//! another, the latency of `Contact.profileSuggestions(first: 5)` through the API, and the
+//! The ticket sidebar's suggestions at the benchmark's data size: labelled contacts
+//! without a profile (added once the shapes have run), one after another, the latency of `Contact.profileSuggestions(first: 5)` through the API, and the
 //! time the store takes for the same contacts' suggestions from this process on the same
 //! machine (the database's time, with its round trips on loopback and the scoring, which
 //! is a few microseconds). One client: the time a person waits, not throughput.
@@ -7,13 +7,13 @@
 use std::time::{Duration, Instant};
 
 use profilegraph_store::Db;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::http::Target;
-use crate::inputs::{contact_gid, shuffle};
+use crate::inputs::contact_gid;
 use crate::load::percentile_ms;
 use crate::{Error, Result};
 
@@ -23,8 +23,13 @@ const SUGGEST: &str = "query Suggest($id: ID!) { contact(id: $id) { profileSugge
 /// What one backend measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct SuggestionsReport {
-    /// Contacts asked about (each once through the API, once through the store).
+    /// Contacts asked about (each once through the API, once through the store): the
+    /// labelled set `profilegraph seed --duplicates` adds, added after the shapes ran.
     pub contacts: usize,
+    /// Of the contacts that got a suggestion, how often the first was right.
+    pub precision_at_1: f64,
+    /// Of the contacts that have a profile, how often it was among the first five.
+    pub recall_at_5: f64,
     /// How many of them got at least one suggestion.
     pub with_suggestions: usize,
     /// Through the API, ms: p50 and p99.
@@ -37,36 +42,29 @@ pub struct SuggestionsReport {
     pub store_p99_ms: f64,
 }
 
-/// Ask for `n` contacts' suggestions (a deterministic sample of the workspace's).
+/// Add `n` labelled contacts (at most 450) and ask for their suggestions.
 pub async fn measure(
     pool: &DatabaseConnection,
     target: &Target,
     workspace_id: Uuid,
     n: usize,
 ) -> Result<SuggestionsReport> {
-    let backend = pool.get_database_backend();
-    let rows = pool
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            crate::ceiling::placeholders(
-                backend,
-                "SELECT id FROM contacts WHERE workspace_id = ? ORDER BY id LIMIT 20000",
-            ),
-            [workspace_id.into()],
-        ))
-        .await?;
-    let mut ids: Vec<Uuid> = rows
-        .iter()
-        .filter_map(|row| row.try_get::<Uuid>("", "id").ok())
-        .collect();
-    shuffle(&mut ids, 0x5eed_5a17);
-    ids.truncate(n);
+    // The sidebar's case: contacts that wrote in without a profile, a labelled set of name
+    // variants, the same numbers and addresses on other channels, and near misses (the
+    // seed's own contacts all have their profiles, and few resemble another's).
+    let db = Db::new(pool.clone());
+    let cases = profilegraph::quality::seed_labelled(&db, workspace_id, n, 0x5eed_5a17)
+        .await
+        .map_err(|e| Error::Setup(format!("adding the labelled contacts: {e}")))?;
+    let quality = profilegraph::quality::evaluate(&db, workspace_id, &cases)
+        .await
+        .map_err(|e| Error::Setup(format!("scoring the labelled contacts: {e}")))?;
+    let ids: Vec<Uuid> = cases.iter().map(|case| case.contact_id).collect();
     if ids.is_empty() {
         return Err(Error::Setup("no contacts to ask suggestions for".into()));
     }
 
     // Warm both paths, so that the first measured request pays no connection set-up.
-    let db = Db::new(pool.clone());
     for id in ids.iter().take(10) {
         ask_api(target, *id).await?;
         ask_store(&db, workspace_id, *id).await?;
@@ -85,6 +83,8 @@ pub async fn measure(
     api.sort_unstable();
     store.sort_unstable();
     Ok(SuggestionsReport {
+        precision_at_1: quality.precision_at_1,
+        recall_at_5: quality.recall_at_5,
         contacts: ids.len(),
         with_suggestions,
         api_p50_ms: percentile_ms(&api, 50.0),

@@ -118,21 +118,22 @@ pub struct Config {
     )]
     pub ws_max_connections_per_token: usize,
 
-    /// Query cost one token may spend per minute (cost = the operation's complexity: a
-    /// profile page costs about 280, a 100-profile export page about 12,000).
+    /// Points one token may spend per minute. An operation costs the requests it needs
+    /// with every page full, divided by 100 and at least 1, as GitHub prices its API: a
+    /// profile page 1 point, a page of 100 profiles with their notes and tickets 2.
     #[arg(
         long,
         env = "PROFILEGRAPH_RATE_LIMIT_TOKEN",
-        default_value_t = 1_000_000,
+        default_value_t = 5_000,
         global = true
     )]
     pub rate_limit_per_token: u64,
 
-    /// Query cost all tokens of one workspace may spend together per minute.
+    /// Points all tokens of one workspace may spend together per minute.
     #[arg(
         long,
         env = "PROFILEGRAPH_RATE_LIMIT_WORKSPACE",
-        default_value_t = 3_000_000,
+        default_value_t = 15_000,
         global = true
     )]
     pub rate_limit_per_workspace: u64,

@@ -1,16 +1,18 @@
 //! Checks that run inside async-graphql's pipeline, before any resolver or SQL: alias and
-//! root-field limits after parsing, the rate limit once validation has priced the
-//! operation; and a record of how the request fared, for the HTTP status.
+//! root-field limits after parsing, where the operation is also priced (`price`); the rate
+//! limit once validation has passed; and a record of how the request fared, for the HTTP
+//! status.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+    NextValidation,
 };
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
 use profilegraph_schema::{ErrorCode, RequestCtx};
 
 use super::rate_limit::{Quota, RateLimiter};
@@ -46,12 +48,21 @@ pub struct GuardFactory(pub DocumentLimits);
 
 impl ExtensionFactory for GuardFactory {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Guard(self.0))
+        Arc::new(Guard {
+            limits: self.0,
+            operation_name: Mutex::new(None),
+            price: Mutex::new(None),
+        })
     }
 }
 
-/// The per-request extension.
-struct Guard(DocumentLimits);
+/// The per-request extension: the limits, and what it learns of the request on the way
+/// (the operation's name before parsing, its price once parsed).
+struct Guard {
+    limits: DocumentLimits,
+    operation_name: Mutex<Option<String>>,
+    price: Mutex<Option<u64>>,
+}
 
 fn refused(message: String) -> ServerError {
     ServerError::new(message, None)
@@ -59,6 +70,20 @@ fn refused(message: String) -> ServerError {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for Guard {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let request = next.run(ctx, request).await?;
+        *self
+            .operation_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = request.operation_name.clone();
+        Ok(request)
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -77,15 +102,15 @@ impl Extension for Guard {
             Some(format!(
                 "variable `${name}` is required but was not provided"
             ))
-        } else if counts.aliases > self.0.max_aliases {
+        } else if counts.aliases > self.limits.max_aliases {
             Some(format!(
                 "the query uses {} aliases; at most {} are allowed",
-                counts.aliases, self.0.max_aliases
+                counts.aliases, self.limits.max_aliases
             ))
-        } else if counts.root_fields > self.0.max_root_fields {
+        } else if counts.root_fields > self.limits.max_root_fields {
             Some(format!(
                 "the operation selects {} root fields; at most {} are allowed",
-                counts.root_fields, self.0.max_root_fields
+                counts.root_fields, self.limits.max_root_fields
             ))
         } else {
             None
@@ -96,6 +121,18 @@ impl Extension for Guard {
             }
             return Err(refused(message));
         }
+        let operation_name = self
+            .operation_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let price = super::price::price(
+            &ctx.schema_env.registry,
+            &document,
+            operation_name.as_deref(),
+            variables,
+        );
+        *self.price.lock().unwrap_or_else(PoisonError::into_inner) = Some(price);
         Ok(document)
     }
 
@@ -115,13 +152,17 @@ impl Extension for Guard {
             depth = result.depth,
             "operation validated"
         );
-        // Priced by validation (a connection costs `first` times its children), charged
-        // before anything runs.
+        // Charged once the operation is known to be valid, before anything runs.
         if let (Some(limiter), Some(viewer)) = (
             ctx.data_opt::<Arc<RateLimiter>>(),
             ctx.data_opt::<RequestCtx>().map(|request| &request.viewer),
         ) {
-            let cost = u64::try_from(result.complexity.max(1)).unwrap_or(u64::MAX);
+            // Priced by what the operation reads (see `price`), charged before it runs.
+            let cost = self
+                .price
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .unwrap_or(1);
             let quota = limiter.charge(viewer.token_id, viewer.workspace_id, cost);
             let limited = quota.retry_after.is_some();
             let retry_after = quota.retry_after.unwrap_or_default();

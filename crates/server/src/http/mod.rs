@@ -4,7 +4,8 @@
 //! shared state and constants here), so the dependencies run one way and none of them
 //! needs to know the handlers:
 //!
-//! - `guard`, `rate_limit`: checks inside async-graphql's pipeline; `health`: probes;
+//! - `price`, `guard`, `rate_limit`: what an operation costs, and the checks inside
+//!   async-graphql's pipeline; `health`: probes;
 //! - `respond`: media types, the status for each error code, masking, shaping and
 //!   serialising a GraphQL response;
 //! - `error`: [`HttpError`], every refusal the HTTP layer makes;
@@ -28,6 +29,7 @@ mod graphql;
 pub mod guard;
 mod health;
 mod idempotency;
+pub mod price;
 pub mod rate_limit;
 mod reply;
 mod respond;
