@@ -553,3 +553,64 @@ both!(
         );
     }
 );
+
+both!(
+    rows_that_depend_on_each_other_go_in_one_after_the_other,
+    |db: TestDb| async move {
+        let slug = empty_workspace(&db, "Pipeline Co").await;
+        let email = |identifier: String| serde_json::json!([{ "channel": { "type": "EMAIL", "name": "Support e-mail" }, "identifier": identifier }]);
+        // Rows that share nothing, enough to fill PostgreSQL's pipeline several times.
+        let mut lines: Vec<Value> = (0..40)
+            .map(|i| {
+                serde_json::json!({ "externalId": format!("ind-{i}"), "name": format!("Person {i}"),
+                    "contacts": email(format!("person{i}@example.com")) })
+            })
+            .collect();
+        // A profile, then a row matched only by its contact: it renames that profile.
+        lines.insert(
+            5,
+            serde_json::json!({ "externalId": "dep-1", "name": "First Name",
+                "contacts": email("shared@example.com".into()) }),
+        );
+        lines.insert(
+            6,
+            serde_json::json!({ "name": "Second Name", "fields": { "plan": "Pro" },
+                "contacts": email("shared@example.com".into()) }),
+        );
+        // The same bare name twice: one profile, the second row brings its field.
+        lines.insert(7, serde_json::json!({ "name": "Solo Person" }));
+        lines.insert(
+            8,
+            serde_json::json!({ "name": "Solo Person", "fields": { "vip": true } }),
+        );
+        let file = std::env::temp_dir().join(format!("pipeline-{}.jsonl", Uuid::now_v7()));
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&file, text).unwrap();
+        let file = file.to_str().unwrap().to_owned();
+
+        let (out, err) = expect(&db, &["import", "--workspace", &slug, &file], true);
+        assert_eq!(
+            out.trim(),
+            "created 42, updated 2, unchanged 0, failed 0",
+            "{err}"
+        );
+        let records = exported(&db, &slug);
+        assert_eq!(records.len(), 42, "{records:#?}");
+        let dep = by_external_id(&records, "dep-1");
+        assert_eq!(dep["name"], "Second Name");
+        assert_eq!(dep["fields"]["plan"], "Pro");
+        let solo: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["name"] == "Solo Person")
+            .collect();
+        assert_eq!(solo.len(), 1, "{solo:#?}");
+        assert_eq!(solo[0]["fields"]["vip"], true);
+        for i in 0..40 {
+            assert_eq!(
+                by_external_id(&records, &format!("ind-{i}"))["name"],
+                format!("Person {i}")
+            );
+        }
+        std::fs::remove_file(&file).unwrap();
+    }
+);

@@ -57,6 +57,10 @@ pub struct Upsert {
     pub match_contacts: bool,
     /// Notes it should have; one with the same text and creation time is already there.
     pub notes: Vec<NoteSpec>,
+    /// When the profile it makes (if it makes one) was created; now when not given. An
+    /// import that brings rows in side by side gives each row its place in the file, so
+    /// that the profiles it makes keep the file's order.
+    pub created_at: Option<sea_orm::prelude::DateTimeWithTimeZone>,
 }
 
 /// What [`upsert_in`] did.
@@ -208,9 +212,14 @@ pub async fn upsert_in<C: ConnectionTrait>(
             let name = input
                 .name
                 .ok_or_else(|| StoreError::bad_input("name", "a new profile needs a name"))?;
-            let profile =
-                profiles::insert(txn, workspace_id, name, input.external_id, crate::db::now())
-                    .await?;
+            let profile = profiles::insert(
+                txn,
+                workspace_id,
+                name,
+                input.external_id,
+                input.created_at.unwrap_or_else(crate::db::now),
+            )
+            .await?;
             log.push(membership::created(&profile));
             for contact in joining {
                 log.extend(

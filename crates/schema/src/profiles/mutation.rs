@@ -266,6 +266,7 @@ impl ProfileMutation {
                 move_contacts: input.move_contacts,
                 match_contacts: false,
                 notes: Vec::new(),
+                created_at: None,
             },
         )
         .await

@@ -6,10 +6,12 @@
 //! others go in), or the whole import is one (`--on-error abort`: every row is still
 //! checked and reported, and nothing is written if any fails). `--dry-run` does all of it
 //! in one transaction that is rolled back. The file is read as a stream: what is kept per
-//! row is its external id, to report one that comes twice.
+//! row is its external id, to report one that comes twice. With `--on-error skip` on
+//! PostgreSQL, rows that don't depend on each other go in side by side (`pipeline`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
 use chrono::SubsecRound;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,12 +22,13 @@ use profilegraph_store::notes::NoteSpec;
 use profilegraph_store::text::{Body, ExternalId, Name};
 use profilegraph_store::upsert::{self, ContactSpec, Outcome, Upsert};
 use profilegraph_store::{Db, StoreError};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
 use entity::{channels as channel_rows, custom_fields};
 
+use super::pipeline::{IN_FLIGHT, Pipeline};
 use super::{Format, Record, parse_contact_column, value_of_cell};
 use crate::error::{Error, Result};
 
@@ -91,17 +94,81 @@ pub struct Summary {
     pub written: bool,
 }
 
+/// How a failure names its place: the field keys of the workspace and the file's format.
+pub(super) struct Labels {
+    field_keys: HashSet<String>,
+    format: Format,
+}
+
+impl Labels {
+    /// The column or field a field key is reported under.
+    fn field_label(&self, key: &str) -> String {
+        match self.format {
+            Format::Csv => format!("field:{key}"),
+            Format::Jsonl => format!("fields.{key}"),
+        }
+    }
+
+    /// A store refusal as a report line.
+    fn failure(&self, line: u64, err: StoreError) -> Failure {
+        match err {
+            StoreError::BadInput { field, message } => {
+                let column = if self.field_keys.contains(&field) {
+                    self.field_label(&field)
+                } else {
+                    field
+                };
+                Failure {
+                    line,
+                    column: Some(column),
+                    reason: message,
+                }
+            }
+            StoreError::Database(_) | StoreError::Unavailable(_) => Failure {
+                line,
+                column: None,
+                reason: format!("{err}: {}", err.detail()),
+            },
+            other => Failure {
+                line,
+                column: None,
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Bring one row's profile in, in a transaction of its own.
+pub(super) async fn apply_alone(
+    db: &Db,
+    workspace_id: Uuid,
+    labels: &Labels,
+    line: u64,
+    upsert: Upsert,
+) -> std::result::Result<Outcome, Failure> {
+    let result = match db.begin_write().await {
+        Ok(txn) => match upsert::upsert_in(&txn, db, workspace_id, upsert).await {
+            Ok(done) => txn.commit().await.map(|_| done).map_err(Into::into),
+            Err(err) => Err(err),
+        },
+        Err(err) => Err(err),
+    };
+    result
+        .map(|done| done.outcome)
+        .map_err(|err| labels.failure(line, err))
+}
+
 /// The workspace as the import sees it: its fields by key, channels, agents by e-mail.
 struct Workspace<'a> {
     db: &'a Db,
     id: Uuid,
+    labels: Arc<Labels>,
     fields: HashMap<String, custom_fields::Model>,
     channels: Vec<channel_rows::Model>,
     agents: HashMap<String, Uuid>,
     create_channels: bool,
     /// The one transaction of an aborting or dry import.
     outer: Option<DatabaseTransaction>,
-    format: Format,
 }
 
 /// A row read, ready for the store, with how to name its parts in a report.
@@ -113,10 +180,7 @@ struct Row {
 impl Workspace<'_> {
     /// The column or field a field key is reported under.
     fn field_label(&self, key: &str) -> String {
-        match self.format {
-            Format::Csv => format!("field:{key}"),
-            Format::Jsonl => format!("fields.{key}"),
-        }
+        self.labels.field_label(key)
     }
 
     /// The channel of this type (if given) and name; made with `--create-channels` when
@@ -205,55 +269,21 @@ impl Workspace<'_> {
     /// transaction of its own.
     async fn apply(&self, row: Row) -> std::result::Result<Outcome, Failure> {
         let line = row.line;
-        let result = match &self.outer {
-            Some(txn) => match txn.begin().await {
-                Ok(savepoint) => {
-                    match upsert::upsert_in(&savepoint, self.db, self.id, row.upsert).await {
-                        Ok(done) => savepoint.commit().await.map(|_| done).map_err(Into::into),
-                        Err(err) => Err(err),
-                    }
-                }
-                Err(err) => Err(err.into()),
-            },
-            None => match self.db.begin_write().await {
-                Ok(txn) => match upsert::upsert_in(&txn, self.db, self.id, row.upsert).await {
-                    Ok(done) => txn.commit().await.map(|_| done).map_err(Into::into),
+        let Some(txn) = &self.outer else {
+            return apply_alone(self.db, self.id, &self.labels, line, row.upsert).await;
+        };
+        let result = match txn.begin().await {
+            Ok(savepoint) => {
+                match upsert::upsert_in(&savepoint, self.db, self.id, row.upsert).await {
+                    Ok(done) => savepoint.commit().await.map(|_| done).map_err(Into::into),
                     Err(err) => Err(err),
-                },
-                Err(err) => Err(err),
-            },
+                }
+            }
+            Err(err) => Err(err.into()),
         };
         result
             .map(|done| done.outcome)
-            .map_err(|err| self.failure(line, err))
-    }
-
-    /// A store refusal as a report line.
-    fn failure(&self, line: u64, err: StoreError) -> Failure {
-        match err {
-            StoreError::BadInput { field, message } => {
-                let column = if self.fields.contains_key(&field) {
-                    self.field_label(&field)
-                } else {
-                    field
-                };
-                Failure {
-                    line,
-                    column: Some(column),
-                    reason: message,
-                }
-            }
-            StoreError::Database(_) | StoreError::Unavailable(_) => Failure {
-                line,
-                column: None,
-                reason: format!("{err}: {}", err.detail()),
-            },
-            other => Failure {
-                line,
-                column: None,
-                reason: other.to_string(),
-            },
-        }
+            .map_err(|err| self.labels.failure(line, err))
     }
 }
 
@@ -282,11 +312,12 @@ pub async fn run(
     size: Option<u64>,
     mut report: impl FnMut(&Failure),
 ) -> Result<Summary> {
-    let fields = profilegraph_store::fields::list(db, workspace_id, true)
-        .await?
-        .into_iter()
-        .map(|f| (f.key.clone(), f))
-        .collect();
+    let fields: HashMap<String, custom_fields::Model> =
+        profilegraph_store::fields::list(db, workspace_id, true)
+            .await?
+            .into_iter()
+            .map(|f| (f.key.clone(), f))
+            .collect();
     let agents = profilegraph_store::agents::list(db, workspace_id)
         .await?
         .into_iter()
@@ -297,15 +328,27 @@ pub async fn run(
     } else {
         None
     };
+    let labels = Arc::new(Labels {
+        field_keys: fields.keys().cloned().collect(),
+        format: options.format,
+    });
+    // Rows side by side on PostgreSQL when each is its own transaction (see `pipeline`).
+    let mut pipeline = (outer.is_none()).then(|| {
+        let limit = match db.conn.get_database_backend() {
+            DbBackend::Postgres => IN_FLIGHT,
+            _ => 1,
+        };
+        Pipeline::new(db, workspace_id, labels.clone(), limit)
+    });
     let mut ws = Workspace {
         db,
         id: workspace_id,
+        labels,
         fields,
         channels: channels::list(db, workspace_id).await?,
         agents,
         create_channels: options.create_channels,
         outer,
-        format: options.format,
     };
     let bar = if options.progress {
         match size {
@@ -351,7 +394,15 @@ pub async fn run(
                         reason: format!("not a profile as JSON: {err}"),
                     }),
                 };
-                step(&ws, row, &mut seen, &mut summary, &mut fail).await;
+                step(
+                    &ws,
+                    row,
+                    &mut seen,
+                    &mut summary,
+                    &mut fail,
+                    pipeline.as_mut(),
+                )
+                .await;
             }
         }
         Format::Csv => {
@@ -374,6 +425,10 @@ pub async fn run(
                     Ok(true) => record.position().map_or(0, |p| p.line()),
                     Err(err) => {
                         let line = err.position().map_or(0, |p| p.line());
+                        // Reports stay in file order: the rows before it first.
+                        if let Some(pipeline) = pipeline.as_mut() {
+                            pipeline.drain(&mut summary, &mut fail).await;
+                        }
                         fail(
                             &mut summary,
                             Failure {
@@ -392,9 +447,20 @@ pub async fn run(
                     continue;
                 }
                 let row = csv_row(&ws, &columns, line_no, &record);
-                step(&ws, row, &mut seen, &mut summary, &mut fail).await;
+                step(
+                    &ws,
+                    row,
+                    &mut seen,
+                    &mut summary,
+                    &mut fail,
+                    pipeline.as_mut(),
+                )
+                .await;
             }
         }
+    }
+    if let Some(pipeline) = pipeline.as_mut() {
+        pipeline.drain(&mut summary, &mut fail).await;
     }
     bar.finish_and_clear();
     finish(ws, summary, options.dry_run).await
@@ -414,33 +480,48 @@ async fn finish(ws: Workspace<'_>, mut summary: Summary, dry_run: bool) -> Resul
     Ok(summary)
 }
 
-/// Check a row's external id against the rows before it, then bring it in.
+/// Check a row's external id against the rows before it, then bring it in: through the
+/// pipeline when there is one, else here and now.
 async fn step(
     ws: &Workspace<'_>,
     row: std::result::Result<Row, Failure>,
     seen: &mut HashMap<String, u64>,
     summary: &mut Summary,
     fail: &mut impl FnMut(&mut Summary, Failure),
+    pipeline: Option<&mut Pipeline>,
 ) {
-    let row = match row {
-        Ok(row) => row,
-        Err(failure) => return fail(summary, failure),
-    };
-    if let Some(external_id) = &row.upsert.external_id {
-        if let Some(first) = seen.get(external_id.as_str()) {
-            return fail(
-                summary,
-                Failure {
+    let refused = match row {
+        Err(failure) => Err(failure),
+        Ok(row) => match &row.upsert.external_id {
+            Some(external_id) => match seen.get(external_id.as_str()) {
+                Some(first) => Err(Failure {
                     line: row.line,
                     column: Some("externalId".into()),
                     reason: format!(
                         "`{}` is the external id of line {first} already; each profile once per file",
                         external_id.as_str()
                     ),
-                },
-            );
+                }),
+                None => {
+                    seen.insert(external_id.as_str().to_owned(), row.line);
+                    Ok(row)
+                }
+            },
+            None => Ok(row),
+        },
+    };
+    let row = match refused {
+        Ok(row) => row,
+        Err(failure) => {
+            // Reports stay in file order: the rows before it first.
+            if let Some(pipeline) = pipeline {
+                pipeline.drain(summary, fail).await;
+            }
+            return fail(summary, failure);
         }
-        seen.insert(external_id.as_str().to_owned(), row.line);
+    };
+    if let Some(pipeline) = pipeline {
+        return pipeline.push(row.line, row.upsert, summary, fail).await;
     }
     match ws.apply(row).await {
         Ok(Outcome::Created) => summary.created += 1,
@@ -544,6 +625,7 @@ async fn jsonl_row(
             move_contacts: false,
             match_contacts: true,
             notes,
+            created_at: None,
         },
     })
 }

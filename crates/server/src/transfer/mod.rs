@@ -10,6 +10,7 @@
 
 pub mod export;
 pub mod import;
+mod pipeline;
 
 use chrono::SecondsFormat;
 use profilegraph_store::channels::ChannelType;
