@@ -15,7 +15,6 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sea_orm::DbBackend;
 use tokio::net::TcpListener;
 
 use crate::error::{Error, Result};
@@ -195,24 +194,8 @@ fn pool_gauges(state: &AppState) {
     let Some(conn) = state.db.pool() else {
         return;
     };
-    let (size, idle, max) = match conn.get_database_backend() {
-        DbBackend::Postgres => {
-            let pool = conn.get_postgres_connection_pool();
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        }
-        DbBackend::Sqlite => {
-            let pool = conn.get_sqlite_connection_pool();
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        }
-        _ => return,
+    let Some((size, idle, max)) = profilegraph_store::stats::pool_state(conn) else {
+        return;
     };
     let idle = u32::try_from(idle).unwrap_or(u32::MAX);
     metrics::gauge!(DB_CONNECTIONS, "state" => "idle").set(f64::from(idle));

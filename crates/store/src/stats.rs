@@ -58,29 +58,36 @@ pub async fn scope<F: Future>(counter: Option<Counter>, fut: F) -> F::Output {
     }
 }
 
-/// Run `fut`, which takes a connection from `conn`'s pool, counting it in [`pool_waits`]
-/// when the pool has none idle and no room to open one, so that `fut` waits for one.
-pub async fn acquiring<F: Future>(conn: &DatabaseConnection, fut: F) -> F::Output {
-    let (size, idle, max) = match conn.get_database_backend() {
+/// The connections of `conn`'s pool: how many are open, how many of those are idle, and
+/// how many it may open at most.
+pub fn pool_state(conn: &DatabaseConnection) -> Option<(u32, usize, u32)> {
+    match conn.get_database_backend() {
         DbBackend::Postgres => {
             let pool = conn.get_postgres_connection_pool();
-            (
+            Some((
                 pool.size(),
                 pool.num_idle(),
                 pool.options().get_max_connections(),
-            )
+            ))
         }
         DbBackend::Sqlite => {
             let pool = conn.get_sqlite_connection_pool();
-            (
+            Some((
                 pool.size(),
                 pool.num_idle(),
                 pool.options().get_max_connections(),
-            )
+            ))
         }
-        _ => (0, 1, 1),
-    };
-    if idle == 0 && size >= max {
+        _ => None,
+    }
+}
+
+/// Run `fut`, which takes a connection from `conn`'s pool, counting it in [`pool_waits`]
+/// when the pool has none idle and no room to open one, so that `fut` waits for one.
+pub async fn acquiring<F: Future>(conn: &DatabaseConnection, fut: F) -> F::Output {
+    if let Some((size, 0, max)) = pool_state(conn)
+        && size >= max
+    {
         POOL_WAITS.fetch_add(1, Ordering::Relaxed);
     }
     fut.await
