@@ -44,6 +44,19 @@ async fn deadline<T>(
     }
 }
 
+/// Run `fut` on a connection of `pool`: within the deadline, and counted in the pool's
+/// waits (see [`crate::stats::acquiring`]).
+async fn pooled<T>(
+    pool: &DatabaseConnection,
+    fut: impl Future<Output = std::result::Result<T, DbErr>>,
+) -> std::result::Result<T, DbErr> {
+    deadline(
+        pool.get_database_backend(),
+        crate::stats::acquiring(pool, fut),
+    )
+    .await
+}
+
 /// Where statements go: the pool, or one request's transaction behind the wall.
 #[derive(Debug, Clone)]
 pub enum Conn {
@@ -115,10 +128,7 @@ impl ConnectionTrait for Conn {
 
     async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
         match self {
-            Conn::Pool(conn) => {
-                let run = crate::stats::acquiring(conn, conn.execute_raw(stmt));
-                deadline(conn.get_database_backend(), run).await
-            }
+            Conn::Pool(conn) => pooled(conn, conn.execute_raw(stmt)).await,
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
                 let result = deadline(DbBackend::Postgres, txn.execute_raw(stmt)).await;
@@ -129,10 +139,7 @@ impl ConnectionTrait for Conn {
 
     async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
         match self {
-            Conn::Pool(conn) => {
-                let run = crate::stats::acquiring(conn, conn.execute_unprepared(sql));
-                deadline(conn.get_database_backend(), run).await
-            }
+            Conn::Pool(conn) => pooled(conn, conn.execute_unprepared(sql)).await,
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
                 let result = deadline(DbBackend::Postgres, txn.execute_unprepared(sql)).await;
@@ -146,10 +153,7 @@ impl ConnectionTrait for Conn {
         stmt: Statement,
     ) -> std::result::Result<Option<QueryResult>, DbErr> {
         match self {
-            Conn::Pool(conn) => {
-                let run = crate::stats::acquiring(conn, conn.query_one_raw(stmt));
-                deadline(conn.get_database_backend(), run).await
-            }
+            Conn::Pool(conn) => pooled(conn, conn.query_one_raw(stmt)).await,
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
                 let result = deadline(DbBackend::Postgres, txn.query_one_raw(stmt)).await;
@@ -160,10 +164,7 @@ impl ConnectionTrait for Conn {
 
     async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
         match self {
-            Conn::Pool(conn) => {
-                let run = crate::stats::acquiring(conn, conn.query_all_raw(stmt));
-                deadline(conn.get_database_backend(), run).await
-            }
+            Conn::Pool(conn) => pooled(conn, conn.query_all_raw(stmt)).await,
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;
                 let result = deadline(DbBackend::Postgres, txn.query_all_raw(stmt)).await;
@@ -312,9 +313,7 @@ impl Db {
                     sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                     ..TransactionOptions::default()
                 };
-                let backend = conn.get_database_backend();
-                let begin = crate::stats::acquiring(conn, conn.begin_with_options(options));
-                Ok(deadline(backend, begin).await?)
+                Ok(pooled(conn, conn.begin_with_options(options)).await?)
             }
             Conn::Walled(wall) => {
                 let txn = wall.txn().await?;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -118,12 +118,8 @@ pub async fn merge(db: &Db, workspace_id: Uuid, request: MergeRequest) -> Result
     }
     let txn = db.begin_write().await?;
     // Both rows locked, in id order so that two merges of the same pair can't deadlock.
-    let mut locked = profiles::Entity::find()
-        .filter(profiles::Column::WorkspaceId.eq(workspace_id))
-        .filter(profiles::Column::Id.is_in([survivor_id, merged_id]))
-        .order_by_asc(profiles::Column::Id);
-    locked = sea_orm::QuerySelect::lock_exclusive(locked);
-    let locked = locked.all(&txn).await?;
+    let both = Condition::all().add(profiles::Column::Id.is_in([survivor_id, merged_id]));
+    let locked = crate::profiles::lock_in_id_order(&txn, workspace_id, both).await?;
     let find = |id: Uuid| {
         locked
             .iter()

@@ -81,11 +81,27 @@ pub async fn find_locked<C: ConnectionTrait>(
         .ok_or(StoreError::NotFound("Profile"))
 }
 
+/// The profiles of the workspace that `which` selects, their rows locked until the
+/// transaction ends, in id order: the one order every writer that locks two profiles
+/// takes (a merge, a move), so that two such writers wait for each other instead of each
+/// holding a row the other needs (a deadlock, which PostgreSQL ends by failing one).
+pub async fn lock_in_id_order<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    which: Condition,
+) -> Result<Vec<profiles::Model>> {
+    Ok(profiles::Entity::find()
+        .filter(profiles::Column::WorkspaceId.eq(workspace_id))
+        .filter(which)
+        .order_by_asc(profiles::Column::Id)
+        .lock_exclusive()
+        .all(db)
+        .await?)
+}
+
 /// [`find_locked`] for a contact about to move into profile `id`: the profile the contact
-/// is in now is locked too, in the same statement and in id order, the order a merge
-/// locks its two profiles in. A move out of a profile that a merge is taking away then
-/// waits for the merge, or the merge for the move, instead of each holding a row the
-/// other needs (a deadlock, which PostgreSQL would end by failing one of them).
+/// is in now is locked too, in the same statement ([`lock_in_id_order`]), so a move out of
+/// a profile that a merge is taking away waits for the merge, or the merge for the move.
 pub async fn find_locked_with_source<C: ConnectionTrait>(
     db: &C,
     workspace_id: Uuid,
@@ -98,16 +114,10 @@ pub async fn find_locked_with_source<C: ConnectionTrait>(
         .and_where(contacts::Column::Id.eq(contact_id))
         .and_where(contacts::Column::WorkspaceId.eq(workspace_id))
         .to_owned();
-    profiles::Entity::find()
-        .filter(profiles::Column::WorkspaceId.eq(workspace_id))
-        .filter(
-            Condition::any()
-                .add(profiles::Column::Id.eq(id))
-                .add(profiles::Column::Id.in_subquery(source)),
-        )
-        .order_by_asc(profiles::Column::Id)
-        .lock_exclusive()
-        .all(db)
+    let which = Condition::any()
+        .add(profiles::Column::Id.eq(id))
+        .add(profiles::Column::Id.in_subquery(source));
+    lock_in_id_order(db, workspace_id, which)
         .await?
         .into_iter()
         .find(|profile| profile.id == id)

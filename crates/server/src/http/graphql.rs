@@ -75,10 +75,9 @@ async fn run(
 async fn execute(
     state: AppState,
     headers: HeaderMap,
-    incoming: Incoming,
+    mut incoming: Incoming,
     report: &mut Report,
 ) -> Result<Response, HttpError> {
-    let mut incoming = incoming;
     let request_id = extract::request_id(&headers);
     let (viewer, auth_statements) = auth::authenticate(&state, &headers).await?;
     // After authentication: only a caller with a token may teach the server a document.

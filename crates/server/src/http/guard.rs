@@ -152,12 +152,12 @@ impl Extension for Guard {
             depth = result.depth,
             "operation validated"
         );
-        // Charged once the operation is known to be valid, before anything runs.
+        // Priced by what the operation reads (see `price`), charged once it is known to
+        // be valid and before anything runs.
         if let (Some(limiter), Some(viewer)) = (
             ctx.data_opt::<Arc<RateLimiter>>(),
             ctx.data_opt::<RequestCtx>().map(|request| &request.viewer),
         ) {
-            // Priced by what the operation reads (see `price`), charged before it runs.
             let cost = self
                 .price
                 .lock()
