@@ -15,6 +15,7 @@ mod m20261202_000006_profile_events;
 mod m20261202_000007_webhooks;
 mod m20261210_000008_external_ids;
 mod m20261210_000009_merge;
+mod m20261211_000010_event_numbering;
 mod util;
 
 /// Every migration, in order.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_webhooks::Migration),
             Box::new(m20261210_000008_external_ids::Migration),
             Box::new(m20261210_000009_merge::Migration),
+            Box::new(m20261211_000010_event_numbering::Migration),
         ]
     }
 }

@@ -114,8 +114,9 @@ both_backends!(
         // On PostgreSQL each request also runs in its walled transaction (BEGIN, the
         // role and workspace settings, COMMIT: see `Db::walled`). A write also records
         // its events (`store::events::record`): on SQLite the workspace's counter, then
-        // the events; on PostgreSQL one statement raises the counter, stores the events
-        // and sends the NOTIFY for the other server instances.
+        // the events; on PostgreSQL one statement stores them with provisional numbers
+        // (they are numbered after the commit, off the request's path: see
+        // `store::events::numbering`).
         let wall = match app.backend {
             crate::helpers::Backend::Postgres => 3,
             crate::helpers::Backend::Sqlite => 0,

@@ -456,3 +456,67 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    events_written_outside_the_server_are_numbered_in_write_order,
+    |app: TestApp| async move {
+        // A command-line import writes through its own pool: on PostgreSQL its events are
+        // provisional until numbered (by the import at its end, or by any server's sweep).
+        // Three transactions of its own, the second with two events.
+        let d = demo(&app).await;
+        let peter = crate::support::uuid_of(&d.peter);
+        use profilegraph_store::events::{EventKind, NewEvent, record};
+        let batches = [
+            vec![EventKind::ProfileRenamed],
+            vec![EventKind::ContactDetached, EventKind::ContactAttached],
+            vec![EventKind::FieldsChanged],
+        ];
+        for kinds in &batches {
+            let txn = app.db.begin_write().await.unwrap();
+            let new = kinds
+                .iter()
+                .map(|k| NewEvent::new(*k, peter, json!({ "by": "outside" })))
+                .collect();
+            record(&txn, &app.db, d.workspace_id, new).await.unwrap();
+            txn.commit().await.unwrap();
+        }
+        let written = [
+            "PROFILE_RENAMED",
+            "CONTACT_DETACHED",
+            "CONTACT_ATTACHED",
+            "FIELDS_CHANGED",
+        ];
+        // Never a part of them: a numbering numbers everything committed before it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let events = loop {
+            let (events, _) = feed_after(&app, None).await;
+            assert!(
+                events.is_empty() || events.len() == written.len(),
+                "part of the events was readable: {events:?}"
+            );
+            if !events.is_empty() || std::time::Instant::now() > deadline {
+                break events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            kinds(&events),
+            written,
+            "numbered in the order they were written"
+        );
+        let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+        // And the next change of the server comes after them.
+        mutate_ok(
+            &app,
+            &app.demo_token,
+            "createNote",
+            json!({ "profileId": d.peter, "body": "after the import" }),
+        )
+        .await;
+        let (events, _) = feed_after(&app, None).await;
+        let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        assert_eq!(events[4]["kind"], "NOTE_CREATED");
+    }
+);

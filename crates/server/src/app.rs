@@ -139,6 +139,15 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     } else {
         None
     };
+    // On PostgreSQL events are numbered after their commit: what the demo (or a command
+    // line run) left provisional first, then whatever each request records.
+    let db = if database::is_sqlite(&config.database_url) {
+        db
+    } else {
+        profilegraph_store::events::numbering::number_all(&db).await?;
+        let numbering = profilegraph_store::events::numbering::Numbering::start(db.clone());
+        db.with_numbering(numbering)
+    };
     crate::retention::spawn(db.clone(), config.event_retention_days);
     let hub = crate::live::Hub::new(db.clone());
     if !database::is_sqlite(&config.database_url) {

@@ -62,11 +62,16 @@ impl Workers {
         if let (DbBackend::Postgres, Some((_, per_worker))) = (backend(&shared), split) {
             for index in 0..workers {
                 let config = config.clone();
+                let numbering = shared.numbering().cloned();
                 let opened = pool
                     .spawn_pinned_by_idx(
                         move || async move {
                             let conn = database::connect_sized(&config, per_worker).await?;
-                            OWN_POOL.with(|own| own.set(Db::new(conn)).is_ok());
+                            let mut db = Db::new(conn);
+                            if let Some(numbering) = numbering {
+                                db = db.with_numbering(numbering);
+                            }
+                            OWN_POOL.with(|own| own.set(db).is_ok());
                             Ok::<_, crate::Error>(())
                         },
                         index,

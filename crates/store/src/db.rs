@@ -2,6 +2,7 @@
 //! transaction; and how write transactions begin.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::events::numbering::Numbering;
 
 /// The role a GraphQL request runs as on PostgreSQL, under the row-level security
 /// policies of the migration `m20261122_000005_row_security`.
@@ -80,6 +82,8 @@ pub struct Wall {
     /// (Failures a store expects, like a unique violation, run inside a savepoint
     /// through [`Db::begin_write`] and never get here.)
     failure: Mutex<Option<(bool, String)>>,
+    /// Whether a change recorded profile events: after the commit they are numbered.
+    recorded: AtomicBool,
 }
 
 impl Wall {
@@ -183,6 +187,10 @@ pub struct Db {
     /// Who the changes made through this handle are by, for the event log; `None` for
     /// the server's own work (the CLI, the demo).
     actor: Option<Arc<Actor>>,
+    /// The server's numbering of events after their commit (PostgreSQL), told of every
+    /// request that recorded some; `None` outside the server, where whoever writes
+    /// numbers afterwards (see [`crate::events::numbering`]).
+    numbering: Option<Arc<Numbering>>,
 }
 
 /// Who made a change: the agent behind the token (if it has one), the token, and the
@@ -203,6 +211,26 @@ impl Db {
         Self {
             conn: Conn::Pool(conn),
             actor: None,
+            numbering: None,
+        }
+    }
+
+    /// This handle, with `numbering` told of the events its requests commit.
+    pub fn with_numbering(mut self, numbering: Arc<Numbering>) -> Db {
+        self.numbering = Some(numbering);
+        self
+    }
+
+    /// The numbering this handle tells, if any.
+    pub fn numbering(&self) -> Option<&Arc<Numbering>> {
+        self.numbering.as_ref()
+    }
+
+    /// A change in this handle's transaction recorded profile events: number them once
+    /// it commits.
+    pub(crate) fn recorded_events(&self) {
+        if let Conn::Walled(wall) = &self.conn {
+            wall.recorded.store(true, Ordering::Relaxed);
         }
     }
 
@@ -231,8 +259,10 @@ impl Db {
                     workspace_id,
                     txn: OnceCell::new(),
                     failure: Mutex::new(None),
+                    recorded: AtomicBool::new(false),
                 })),
                 actor: self.actor.clone(),
+                numbering: self.numbering.clone(),
             },
             _ => self.clone(),
         }
@@ -258,6 +288,7 @@ impl Db {
         let Conn::Walled(mut wall) = self.conn else {
             return Ok(());
         };
+        let numbering = self.numbering;
         let mut turns = 0;
         let wall = loop {
             match Arc::try_unwrap(wall) {
@@ -284,6 +315,11 @@ impl Db {
             None => {
                 txn.commit().await?;
                 crate::stats::add_statements(1);
+                if wall.recorded.load(Ordering::Relaxed)
+                    && let Some(numbering) = numbering
+                {
+                    numbering.signal(wall.workspace_id);
+                }
                 Ok(())
             }
             Some((unavailable, message)) => {

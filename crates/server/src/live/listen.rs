@@ -1,5 +1,5 @@
-//! PostgreSQL's `LISTEN`: every server on the database hears of every committed change
-//! (see `profilegraph_store::events::record`, which sends the `NOTIFY`), and pokes its
+//! PostgreSQL's `LISTEN`: every server on the database hears of every numbering of new
+//! events (see `profilegraph_store::events::numbering`, which sends the `NOTIFY`), and pokes its
 //! [`Hub`] for the workspace named. A notification sent while the listening connection
 //! is down is lost to it, so after a reconnect every watched workspace is caught up from
 //! its last delivered `seq`.

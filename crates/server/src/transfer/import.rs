@@ -466,8 +466,9 @@ pub async fn run(
     finish(ws, summary, options.dry_run).await
 }
 
-/// Commit or roll back the one transaction (a dry run's always rolls back), and say
-/// whether anything was written.
+/// Commit or roll back the one transaction (a dry run's always rolls back), say whether
+/// anything was written, and number the events it wrote (PostgreSQL: see
+/// `profilegraph_store::events::numbering`).
 async fn finish(ws: Workspace<'_>, mut summary: Summary, dry_run: bool) -> Result<Summary> {
     match ws.outer {
         Some(txn) if summary.failed == 0 && !dry_run => {
@@ -476,6 +477,9 @@ async fn finish(ws: Workspace<'_>, mut summary: Summary, dry_run: bool) -> Resul
         }
         Some(txn) => txn.rollback().await?,
         None => summary.written = true,
+    }
+    if summary.written {
+        profilegraph_store::events::numbering::number(ws.db, ws.id).await?;
     }
     Ok(summary)
 }

@@ -2,10 +2,13 @@
 //! the store's write paths in the same transaction as the change, so a change that rolls
 //! back leaves no event and one that commits always has its event.
 //!
-//! `seq` numbers a workspace's events in commit order: [`record`] raises the workspace's
-//! counter row inside the change's transaction, which keeps the row locked until that
-//! transaction ends, so the next writer of the workspace numbers its events only after
-//! this one has committed. Whoever has read up to `seq` N has read every event up to N.
+//! `seq` numbers a workspace's events in the order they committed, and whoever has read up
+//! to `seq` N has read every event up to N. On SQLite (one writer at a time) [`record`]
+//! raises the workspace's counter row inside the change's transaction. On PostgreSQL a
+//! change stores its events with a provisional `seq` and takes no lock, and they are
+//! numbered just after the commit (see [`numbering`]): the commits of one workspace then
+//! flush together instead of queueing behind each other's. Readers only ever see numbered
+//! events.
 //!
 //! Deleting a profile empties the `changes` of its earlier events (names, field values,
 //! note text, identifiers) and keeps only their kind, ids, actor and time: deleted for
@@ -27,6 +30,8 @@ use crate::Db;
 use crate::error::{Result, StoreError};
 use crate::page::{Page, PageRequest};
 use crate::sql::{self, PARENT};
+
+pub mod numbering;
 
 /// What happened to a profile. Stored as its upper-case name; kinds are only ever added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,22 +135,24 @@ pub fn old_new(old: impl Into<Value>, new: impl Into<Value>) -> Value {
 }
 
 /// Record `new` (in this order) inside the change's transaction `txn`, as made by the
-/// actor of `db`. Returns the events as stored.
+/// actor of `db`.
 ///
-/// Call it as the change's last statement: from here to the commit the workspace's
-/// counter row is locked, and every other writer of the workspace waits.
+/// On SQLite call it as the change's last statement: from here to the commit the
+/// workspace's counter row is locked. On PostgreSQL it takes no lock; the events are
+/// numbered after the commit, by the server's numbering when `db` is a request's handle
+/// (see [`Db::finish`]), else by whoever calls [`numbering::number`].
 pub async fn record<C: ConnectionTrait>(
     txn: &C,
     db: &Db,
     workspace_id: Uuid,
     new: Vec<NewEvent>,
-) -> Result<Vec<events::Model>> {
+) -> Result<()> {
     if new.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let actor = db.actor();
     let now = crate::db::now();
-    // The seqs are filled in once the counter is raised.
+    // The seqs are filled in below (SQLite) or by the numbering (PostgreSQL).
     let mut rows: Vec<events::Model> = new
         .into_iter()
         .map(|event| events::Model {
@@ -161,17 +168,17 @@ pub async fn record<C: ConnectionTrait>(
             changes: event.changes,
         })
         .collect();
-    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        let last = record_in_one_statement(txn, workspace_id, n, &rows).await?;
-        number(&mut rows, last);
+        store_provisional(txn, &rows).await?;
+        db.recorded_events();
     } else {
+        let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         let last = raise(txn, workspace_id, n).await?;
         number(&mut rows, last);
-        let active: Vec<events::ActiveModel> = rows.iter().cloned().map(Into::into).collect();
+        let active: Vec<events::ActiveModel> = rows.into_iter().map(Into::into).collect();
         crate::bulk::insert_rows(txn, active).await?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Number `rows`, the last of them `last`.
@@ -206,26 +213,17 @@ async fn raise<C: ConnectionTrait>(txn: &C, workspace_id: Uuid, n: i64) -> Resul
         .try_get("", "last_seq")?)
 }
 
-/// On PostgreSQL, raising the counter, storing the events and announcing them are one
-/// statement: one round trip instead of three while the counter row is locked, which is
-/// the stretch every other writer of the workspace waits for. The NOTIFY is sent on
-/// commit only; its payload names the workspace and nothing else, so every listener
-/// reads the events themselves from the table, behind the wall.
-async fn record_in_one_statement<C: ConnectionTrait>(
-    txn: &C,
-    workspace_id: Uuid,
-    n: i64,
-    rows: &[events::Model],
-) -> Result<i64> {
+/// On PostgreSQL, store the events in one statement, each with a provisional `seq`: minus
+/// the next value of a global sequence, so that the numbering (which numbers the lowest
+/// values last) keeps the order they were written in, here and across transactions.
+async fn store_provisional<C: ConnectionTrait>(txn: &C, rows: &[events::Model]) -> Result<()> {
     let first = &rows[0];
     let mut values: Vec<sea_orm::Value> = vec![
-        workspace_id.into(),
-        n.into(),
+        first.workspace_id.into(),
         first.actor_agent_id.into(),
         first.actor_token_id.into(),
         first.request_id.clone().into(),
         first.occurred_at.into(),
-        CHANNEL.into(),
     ];
     let mut tuples = Vec::with_capacity(rows.len());
     for (ord, row) in (1_i64..).zip(rows) {
@@ -247,29 +245,19 @@ async fn record_in_one_statement<C: ConnectionTrait>(
         ]);
     }
     let sql = format!(
-        "WITH raised AS ( \
-           INSERT INTO profile_event_seqs (workspace_id, last_seq) VALUES ($1::uuid, $2::bigint) \
-           ON CONFLICT (workspace_id) DO UPDATE \
-             SET last_seq = profile_event_seqs.last_seq + EXCLUDED.last_seq \
-           RETURNING last_seq \
-         ), stored AS ( \
-           INSERT INTO profile_events \
-             (id, workspace_id, seq, kind, profile_id, actor_agent_id, actor_token_id, \
-              request_id, occurred_at, changes) \
-           SELECT e.id, $1::uuid, raised.last_seq - $2::bigint + e.ord, e.kind, e.profile_id, \
-             $3::uuid, $4::uuid, $5::varchar, $6::timestamptz, e.changes \
-           FROM raised CROSS JOIN (VALUES {}) AS e (id, ord, kind, profile_id, changes) \
-         ) \
-         SELECT raised.last_seq, pg_notify($7, $1::text) AS notified FROM raised",
+        "INSERT INTO profile_events \
+           (id, workspace_id, seq, kind, profile_id, actor_agent_id, actor_token_id, \
+            request_id, occurred_at, changes) \
+         SELECT e.id, $1::uuid, -nextval('profile_events_provisional'), e.kind, e.profile_id, \
+           $2::uuid, $3::uuid, $4::varchar, $5::timestamptz, e.changes \
+         FROM (SELECT * FROM (VALUES {}) AS v (id, ord, kind, profile_id, changes) \
+               ORDER BY v.ord) AS e",
         tuples.join(", ")
     );
     let statement =
         sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values);
-    Ok(txn
-        .query_one_raw(statement)
-        .await?
-        .ok_or_else(|| StoreError::Database(sea_orm::DbErr::RecordNotInserted))?
-        .try_get("", "last_seq")?)
+    txn.execute_raw(statement).await?;
+    Ok(())
 }
 
 /// The PostgreSQL channel events are announced on.
@@ -320,7 +308,10 @@ impl EventFilter {
         &self.kinds
     }
 
+    /// Narrow `select` to the numbered events this filter wants.
     fn apply(&self, select: &mut sea_orm::sea_query::SelectStatement) {
+        // Provisional events (negative, PostgreSQL) are not in the log yet.
+        select.and_where(Expr::col((events::Entity, events::Column::Seq)).gt(0));
         if !self.kinds.is_empty() {
             let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
             select.and_where(Expr::col((events::Entity, events::Column::Kind)).is_in(kinds));
@@ -336,8 +327,17 @@ crate::sql::by_ids!(
     profile_events
 );
 
+/// Wait until this process's own committed events of the workspace are numbered, so that
+/// a reader sees its own writes (see [`numbering::Numbering::settled`]).
+async fn settled(db: &Db, workspace_id: Uuid) {
+    if let Some(numbering) = db.numbering() {
+        numbering.settled(workspace_id).await;
+    }
+}
+
 /// How many of the workspace's events match `filter`.
 pub async fn count(db: &Db, workspace_id: Uuid, filter: &EventFilter) -> Result<u64> {
+    settled(db, workspace_id).await;
     let mut select = Query::select()
         .from(events::Entity)
         .and_where(Expr::col((events::Entity, events::Column::WorkspaceId)).eq(workspace_id))
@@ -354,6 +354,7 @@ pub async fn feed(
     filter: &EventFilter,
     page: &PageRequest,
 ) -> Result<Page<events::Model>> {
+    settled(db, workspace_id).await;
     let mut select = Query::select()
         .column((events::Entity, Asterisk))
         .from(events::Entity)
@@ -385,6 +386,7 @@ pub async fn histories(
     filter: &EventFilter,
     profile_ids: Vec<Uuid>,
 ) -> Result<HashMap<Uuid, Vec<events::Model>>> {
+    settled(db, workspace_id).await;
     let mut inner = Query::select()
         .column((events::Entity, Asterisk))
         .expr_as(

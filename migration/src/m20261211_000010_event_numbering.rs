@@ -1,0 +1,107 @@
+//! Profile events numbered after their commit, on PostgreSQL.
+//!
+//! Until this migration a change raised its workspace's row of `profile_event_seqs`
+//! inside its own transaction, so that row stayed locked until the change committed: the
+//! next writer of the workspace waited for that commit's WAL flush, and commits of one
+//! workspace could never be flushed as a group. Now a change stores its events with a
+//! provisional, negative `seq` (minus a value of the global sequence
+//! `profile_events_provisional`, so later writes have lower values) and takes no lock.
+//! After the commit, [`NUMBER`] gives the workspace's committed, still provisional events
+//! their final `seq`s, in the order they were written, under a transaction-scoped
+//! advisory lock per workspace, and announces them with `NOTIFY`. One numbering covers
+//! every change that committed since the last one, so under load one short transaction
+//! numbers many changes.
+//!
+//! Why the feed can still page by `seq` without ever skipping an event: numberings of a
+//! workspace run one at a time (the lock), each sees every numbering before it (the
+//! function's statements take their snapshots after the lock is granted), and each makes
+//! its numbers visible at once when it commits. So whoever sees `seq` N sees every event
+//! up to N. Readers never see provisional events: every read asks for `seq > 0`.
+//!
+//! SQLite has one writer at a time, so there a change still numbers its own events.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+
+use crate::m20261122_000005_row_security::APP_ROLE;
+
+/// The function that numbers a workspace's committed provisional events: at most `batch`
+/// of them, the earliest written first; returns how many it numbered.
+pub const NUMBER: &str = "profile_events_number";
+
+/// The first key of the advisory lock a numbering takes (the second is the workspace's
+/// hash): a key space of its own.
+const LOCK_CLASS: i32 = 0x5045_5651; // "PEVQ"
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        // CACHE 1: every session takes the next value, so values follow the order of
+        // the writes that take them.
+        db.execute_unprepared(&format!(
+            "CREATE SEQUENCE profile_events_provisional CACHE 1; \
+             GRANT USAGE ON SEQUENCE profile_events_provisional TO {APP_ROLE}"
+        ))
+        .await?;
+        db.execute_unprepared(&format!(
+            r#"CREATE FUNCTION {NUMBER}(ws uuid, batch integer) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    numbered bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock({LOCK_CLASS}, hashtext(ws::text));
+    WITH pending AS (
+        SELECT id, row_number() OVER (ORDER BY seq DESC) AS ord
+        FROM (
+            SELECT id, seq FROM profile_events
+            WHERE workspace_id = ws AND seq < 0
+            ORDER BY seq DESC
+            LIMIT batch
+        ) AS earliest
+    ), total AS (
+        SELECT count(*) AS n FROM pending
+    ), raised AS (
+        INSERT INTO profile_event_seqs (workspace_id, last_seq)
+        SELECT ws, n FROM total WHERE n > 0
+        ON CONFLICT (workspace_id) DO UPDATE
+            SET last_seq = profile_event_seqs.last_seq + EXCLUDED.last_seq
+        RETURNING last_seq
+    ), stored AS (
+        UPDATE profile_events AS e
+        SET seq = raised.last_seq - total.n + pending.ord
+        FROM pending, raised, total
+        WHERE e.id = pending.id
+        RETURNING 1
+    )
+    SELECT count(*) INTO numbered FROM stored;
+    IF numbered > 0 THEN
+        PERFORM pg_notify('profile_events', ws::text);
+    END IF;
+    RETURN numbered;
+END
+$$"#
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        db.execute_unprepared(&format!(
+            "DROP FUNCTION IF EXISTS {NUMBER}(uuid, integer); \
+             DROP SEQUENCE IF EXISTS profile_events_provisional"
+        ))
+        .await?;
+        Ok(())
+    }
+}
