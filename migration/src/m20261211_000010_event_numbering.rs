@@ -1,4 +1,5 @@
-//! Profile events numbered after their commit, on PostgreSQL.
+//! Profile events numbered by the database: after their commit on PostgreSQL, as they are
+//! stored on SQLite.
 //!
 //! Until this migration a change raised its workspace's row of `profile_event_seqs`
 //! inside its own transaction, so that row stayed locked until the change committed: the
@@ -18,7 +19,10 @@
 //! its numbers visible at once when it commits. So whoever sees `seq` N sees every event
 //! up to N. Readers never see provisional events: every read asks for `seq > 0`.
 //!
-//! SQLite has one writer at a time, so there a change still numbers its own events.
+//! SQLite has one writer at a time, so there the events are numbered as they are stored,
+//! inside the change's transaction, by the trigger `profile_events_numbered`: a change
+//! stores them with provisional numbers and the trigger raises the workspace's counter and
+//! numbers each row as it goes in. One statement from the application instead of two.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -41,6 +45,21 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         if db.get_database_backend() != DbBackend::Postgres {
+            // Row by row, in the order of the statement's rows.
+            db.execute_unprepared(
+                "CREATE TRIGGER profile_events_numbered AFTER INSERT ON profile_events \
+                 WHEN NEW.seq < 0 \
+                 BEGIN \
+                   INSERT OR IGNORE INTO profile_event_seqs (workspace_id, last_seq) \
+                     VALUES (NEW.workspace_id, 0); \
+                   UPDATE profile_event_seqs SET last_seq = last_seq + 1 \
+                     WHERE workspace_id = NEW.workspace_id; \
+                   UPDATE profile_events SET seq = \
+                     (SELECT last_seq FROM profile_event_seqs WHERE workspace_id = NEW.workspace_id) \
+                     WHERE id = NEW.id; \
+                 END",
+            )
+            .await?;
             return Ok(());
         }
         // CACHE 1: every session takes the next value, so values follow the order of
@@ -95,6 +114,8 @@ $$"#
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         if db.get_database_backend() != DbBackend::Postgres {
+            db.execute_unprepared("DROP TRIGGER IF EXISTS profile_events_numbered")
+                .await?;
             return Ok(());
         }
         db.execute_unprepared(&format!(

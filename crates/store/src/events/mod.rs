@@ -3,8 +3,9 @@
 //! back leaves no event and one that commits always has its event.
 //!
 //! `seq` numbers a workspace's events in the order they committed, and whoever has read up
-//! to `seq` N has read every event up to N. On SQLite (one writer at a time) [`record`]
-//! raises the workspace's counter row inside the change's transaction. On PostgreSQL a
+//! to `seq` N has read every event up to N. A change stores its events with provisional,
+//! negative numbers. On SQLite (one writer at a time) a trigger numbers them as they go
+//! in, inside the change's transaction. On PostgreSQL a
 //! change stores its events with a provisional `seq` and takes no lock, and they are
 //! numbered just after the commit (see [`numbering`]): the commits of one workspace then
 //! flush together instead of queueing behind each other's. Readers only ever see numbered
@@ -16,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, OnConflict, Order, Query};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect,
@@ -137,10 +138,10 @@ pub fn old_new(old: impl Into<Value>, new: impl Into<Value>) -> Value {
 /// Record `new` (in this order) inside the change's transaction `txn`, as made by the
 /// actor of `db`.
 ///
-/// On SQLite call it as the change's last statement: from here to the commit the
-/// workspace's counter row is locked. On PostgreSQL it takes no lock; the events are
-/// numbered after the commit, by the server's numbering when `db` is a request's handle
-/// (see [`Db::finish`]), else by whoever calls [`numbering::number`].
+/// On SQLite a trigger numbers them as they are stored (one writer at a time: that is
+/// commit order). On PostgreSQL it takes no lock; the events are numbered after the
+/// commit, by the server's numbering when `db` is a request's handle (see
+/// [`Db::finish`]), else by whoever calls [`numbering::number`].
 pub async fn record<C: ConnectionTrait>(
     txn: &C,
     db: &Db,
@@ -152,7 +153,7 @@ pub async fn record<C: ConnectionTrait>(
     }
     let actor = db.actor();
     let now = crate::db::now();
-    // The seqs are filled in below (SQLite) or by the numbering (PostgreSQL).
+    // Numbered by the database: see the migration `m20261211_000010_event_numbering`.
     let mut rows: Vec<events::Model> = new
         .into_iter()
         .map(|event| events::Model {
@@ -172,45 +173,14 @@ pub async fn record<C: ConnectionTrait>(
         store_provisional(txn, &rows).await?;
         db.recorded_events();
     } else {
-        let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-        let last = raise(txn, workspace_id, n).await?;
-        number(&mut rows, last);
+        // The trigger `profile_events_numbered` numbers them as they go in, in this order.
+        for (row, provisional) in rows.iter_mut().zip(1_i64..) {
+            row.seq = -provisional;
+        }
         let active: Vec<events::ActiveModel> = rows.into_iter().map(Into::into).collect();
         crate::bulk::insert_rows(txn, active).await?;
     }
     Ok(())
-}
-
-/// Number `rows`, the last of them `last`.
-fn number(rows: &mut [events::Model], last: i64) {
-    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-    for (row, seq) in rows.iter_mut().zip(last - n + 1..) {
-        row.seq = seq;
-    }
-}
-
-/// Raise the workspace's counter by `n` and return its new value. The upsert keeps the
-/// row locked until the transaction ends, which is what orders `seq` by commit.
-async fn raise<C: ConnectionTrait>(txn: &C, workspace_id: Uuid, n: i64) -> Result<i64> {
-    let raise = Query::insert()
-        .into_table(seqs::Entity)
-        .columns([seqs::Column::WorkspaceId, seqs::Column::LastSeq])
-        .values_panic([workspace_id.into(), n.into()])
-        .on_conflict(
-            OnConflict::column(seqs::Column::WorkspaceId)
-                .value(
-                    seqs::Column::LastSeq,
-                    Expr::col((seqs::Entity, seqs::Column::LastSeq)).add(n),
-                )
-                .to_owned(),
-        )
-        .returning_col(seqs::Column::LastSeq)
-        .to_owned();
-    Ok(txn
-        .query_one(&raise)
-        .await?
-        .ok_or_else(|| StoreError::Database(sea_orm::DbErr::RecordNotInserted))?
-        .try_get("", "last_seq")?)
 }
 
 /// On PostgreSQL, store the events in one statement, each with a provisional `seq`: minus
