@@ -28,7 +28,7 @@ use uuid::Uuid;
 use entity::{profile_event_seqs as seqs, profile_events as events};
 
 use crate::Db;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::page::{Page, PageRequest};
 use crate::sql::{self, PARENT};
 
