@@ -69,9 +69,18 @@ impl MigrationTrait for Migration {
              GRANT USAGE ON SEQUENCE profile_events_provisional TO {APP_ROLE}"
         ))
         .await?;
+        // The function's access paths are known, whatever the table's statistics say
+        // (a new database's say "empty" until autovacuum next analyses it, and a plan made
+        // then reads the whole log each time): the pending events through the
+        // (workspace, seq) index, each by its primary key. The index scan is a plain one,
+        // not a bitmap scan, so that it marks the entries the last numbering left behind
+        // as dead, and the next scan steps over them without reading the table.
         db.execute_unprepared(&format!(
             r#"CREATE FUNCTION {NUMBER}(ws uuid, batch integer) RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+AS $$
 DECLARE
     numbered bigint;
 BEGIN

@@ -146,12 +146,12 @@ fn quick_mode_runs_every_shape_on_sqlite_and_leaves_the_published_results_alone(
         }
         assert!(shape["fraction_of_ceiling"].as_f64().unwrap() > 0.0);
     }
-    // Q4 mixes both writes, and a move really moves (7 statements, 2 of them the event
+    // Q4 mixes both writes, and a move really moves (6 statements, 1 of them the event
     // log's; 2 would be a no-op). The server remembers the token
     // (`--token-cache-seconds`), so no request of the run looks it up again.
     let q4 = &shapes[4]["server"]["statements"];
-    assert!(q4["move"].as_object().unwrap().contains_key("7"), "{q4}");
-    assert!(q4["note"].as_object().unwrap().contains_key("3"), "{q4}");
+    assert!(q4["move"].as_object().unwrap().contains_key("6"), "{q4}");
+    assert!(q4["note"].as_object().unwrap().contains_key("2"), "{q4}");
 
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

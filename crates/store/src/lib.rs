@@ -36,6 +36,6 @@ pub mod viewer;
 pub mod webhooks;
 pub mod workspaces;
 
-pub use db::{Actor, Db, now};
+pub use db::{Actor, Db, WriteTxn, now};
 pub use error::{Result, StoreError};
 pub use viewer::Viewer;

@@ -119,7 +119,13 @@ pub async fn merge(db: &Db, workspace_id: Uuid, request: MergeRequest) -> Result
     let txn = db.begin_write().await?;
     // Both rows locked, in id order so that two merges of the same pair can't deadlock.
     let both = Condition::all().add(profiles::Column::Id.is_in([survivor_id, merged_id]));
-    let locked = crate::profiles::lock_in_id_order(&txn, workspace_id, both).await?;
+    let locked = crate::profiles::lock_in_id_order(
+        &txn,
+        workspace_id,
+        both,
+        sea_orm::sea_query::LockType::Update,
+    )
+    .await?;
     let find = |id: Uuid| {
         locked
             .iter()

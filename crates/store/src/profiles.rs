@@ -2,7 +2,7 @@
 //! renaming, field values, deletion, and the version every change raises.
 
 use sea_orm::prelude::DateTimeWithTimeZone;
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, UpdateMany,
@@ -85,16 +85,22 @@ pub async fn find_locked<C: ConnectionTrait>(
 /// transaction ends, in id order: the one order every writer that locks two profiles
 /// takes (a merge, a move), so that two such writers wait for each other instead of each
 /// holding a row the other needs (a deadlock, which PostgreSQL ends by failing one).
+///
+/// `lock` is `FOR UPDATE` for a writer that may delete one of them (a merge), and
+/// `FOR NO KEY UPDATE` for one that only changes them (a move): that one doesn't wait for
+/// a note or ticket being written on the profile (whose foreign key check holds
+/// `FOR KEY SHARE`), while the two kinds of writer still wait for each other.
 pub async fn lock_in_id_order<C: ConnectionTrait>(
     db: &C,
     workspace_id: Uuid,
     which: Condition,
+    lock: LockType,
 ) -> Result<Vec<profiles::Model>> {
     Ok(profiles::Entity::find()
         .filter(profiles::Column::WorkspaceId.eq(workspace_id))
         .filter(which)
         .order_by_asc(profiles::Column::Id)
-        .lock_exclusive()
+        .lock(lock)
         .all(db)
         .await?)
 }
@@ -114,10 +120,12 @@ pub async fn find_locked_with_source<C: ConnectionTrait>(
         .and_where(contacts::Column::Id.eq(contact_id))
         .and_where(contacts::Column::WorkspaceId.eq(workspace_id))
         .to_owned();
-    let which = Condition::any()
-        .add(profiles::Column::Id.eq(id))
-        .add(profiles::Column::Id.in_subquery(source));
-    lock_in_id_order(db, workspace_id, which)
+    // `id IN ($id, (SELECT …))`: one list, so PostgreSQL looks both up in the primary
+    // key (`id = $id OR id IN (…)` made it filter every profile of the workspace).
+    let source = Expr::SubQuery(None, Box::new(source.into()));
+    let which = Condition::all()
+        .add(Expr::col((profiles::Entity, profiles::Column::Id)).is_in([Expr::val(id), source]));
+    lock_in_id_order(db, workspace_id, which, LockType::NoKeyUpdate)
         .await?
         .into_iter()
         .find(|profile| profile.id == id)

@@ -22,7 +22,7 @@ use profilegraph_store::notes::NoteSpec;
 use profilegraph_store::text::{Body, ExternalId, Name};
 use profilegraph_store::upsert::{self, ContactSpec, Outcome, Upsert};
 use profilegraph_store::{Db, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -168,7 +168,7 @@ struct Workspace<'a> {
     agents: HashMap<String, Uuid>,
     create_channels: bool,
     /// The one transaction of an aborting or dry import.
-    outer: Option<DatabaseTransaction>,
+    outer: Option<profilegraph_store::WriteTxn>,
 }
 
 /// A row read, ready for the store, with how to name its parts in a report.
