@@ -348,9 +348,9 @@ impl Db {
     /// and SQLite fails one of them with "database is locked" without waiting. And this
     /// process's writers take turns before they begin, in the order they asked: SQLite
     /// has one writer, and one that finds the lock taken sleeps in its busy handler (1,
-    /// 2, 5, … up to 100 ms at a time) however soon the lock is free again, which under
-    /// load cost more than half the writes' throughput and put p99 near 85 ms. The busy
-    /// timeout is left for writers of other processes (a command-line import).
+    /// 2, 5, … up to 100 ms at a time) however soon the lock is free again: under the
+    /// benchmark's writes that put p99 near 85 ms, and 23 ms with turns. The busy timeout
+    /// is left for writers of other processes (a command-line import).
     ///
     /// PostgreSQL ignores the mode. Inside a request's walled transaction it is a
     /// savepoint: a failed change rolls back to it and leaves the rest of the request
