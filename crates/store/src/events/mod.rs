@@ -5,11 +5,10 @@
 //! `seq` numbers a workspace's events in the order they committed, and whoever has read up
 //! to `seq` N has read every event up to N. A change stores its events with provisional,
 //! negative numbers. On SQLite (one writer at a time) a trigger numbers them as they go
-//! in, inside the change's transaction. On PostgreSQL a
-//! change stores its events with a provisional `seq` and takes no lock, and they are
-//! numbered just after the commit (see [`numbering`]): the commits of one workspace then
-//! flush together instead of queueing behind each other's. Readers only ever see numbered
-//! events.
+//! in, inside the change's transaction. On PostgreSQL the change takes no lock, and its
+//! events are numbered just after the commit (see [`numbering`]): the commits of one
+//! workspace then flush together instead of queueing behind each other's. Readers only
+//! ever see numbered events.
 //!
 //! Deleting a profile empties the `changes` of its earlier events (names, field values,
 //! note text, identifiers) and keeps only their kind, ids, actor and time: deleted for
