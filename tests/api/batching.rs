@@ -138,3 +138,89 @@ both_backends!(
         );
     }
 );
+
+/// `n` new profiles as JSONL lines, each with an external id, two contacts, two field
+/// values and a note, for a workspace seeded as `seed::generate` seeds one.
+fn new_profiles(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            json!({
+                "externalId": format!("crm-{i}"),
+                "name": format!("Imported Person {i}"),
+                "fields": { "customer_number": format!("C-{i}"), "vip": i % 2 == 0 },
+                "contacts": [
+                    {
+                        "channel": { "type": "EMAIL", "name": "Support e-mail" },
+                        "identifier": format!("person{i}@import.example"),
+                    },
+                    {
+                        "channel": { "type": "WHATSAPP", "name": "Support WhatsApp" },
+                        "identifier": format!("+316{i:08}"),
+                    },
+                ],
+                "notes": [{
+                    "author": null,
+                    "body": format!("Came over from the CRM ({i})"),
+                    "createdAt": "2026-01-02T03:04:05.000006Z",
+                    "updatedAt": "2026-01-02T03:04:05.000006Z",
+                }],
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+/// Import `n` new profiles into a workspace of their own; the statements it ran.
+async fn import_counted(app: &TestApp, n: usize) -> u64 {
+    use profilegraph::transfer::{Format, import};
+    let seeded = seed::generate(&app.db, &format!("Import {n}"), Size::per_profile(0), false)
+        .await
+        .unwrap();
+    let options = import::Options {
+        format: Format::Jsonl,
+        dry_run: false,
+        on_error: import::OnError::Skip,
+        create_channels: false,
+        progress: false,
+    };
+    let file = new_profiles(n);
+    let mut failures = Vec::new();
+    let (summary, statements) = profilegraph_store::stats::counted(import::run(
+        &app.db,
+        seeded.workspace_id,
+        &options,
+        file.as_bytes(),
+        None,
+        |f: &import::Failure| failures.push(f.to_string()),
+    ))
+    .await;
+    let summary = summary.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(summary.created, n as u64, "{summary:?}");
+    statements
+}
+
+both_backends!(
+    an_import_runs_statements_per_batch_not_per_row,
+    |app: TestApp| async move {
+        // New profiles go in batches of 100 (`transfer::pipeline`): their look-ups (external
+        // ids, contacts) and each table's rows (profiles, name keys, field definitions and
+        // values, contacts, notes, events) take one statement each per batch.
+        let hundred = import_counted(&app, 100).await;
+        let three_hundred = import_counted(&app, 300).await;
+        let per_batch = (three_hundred - hundred) / 2;
+        assert_eq!(
+            three_hundred - hundred,
+            2 * per_batch,
+            "every batch of 100 costs the same: {hundred} statements for 100 rows, {three_hundred} for 300"
+        );
+        assert!(
+            per_batch <= 10,
+            "a batch of 100 new profiles ran {per_batch} statements"
+        );
+        println!(
+            "import statements: {hundred} for 100 rows, {three_hundred} for 300 ({per_batch} per batch)"
+        );
+    }
+);

@@ -51,10 +51,7 @@ pub async fn load_profiles(db: &Db, workspace_id: Uuid, rows: Vec<ProfileRow>) -
         .collect();
     let txn = db.begin_write().await?;
     insert_rows(&txn, rows).await?;
-    // Many keys per name: in batches that stay under the bind-parameter limits.
-    for batch in keys.chunks(2_000) {
-        insert_rows(&txn, batch.to_vec()).await?;
-    }
+    insert_rows(&txn, keys).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -75,7 +72,12 @@ where
     Ok(())
 }
 
-/// [`load_rows`] inside the caller's transaction.
+/// Bind parameters per statement, at most: under SQLite's limit (32,766) and
+/// PostgreSQL's (65,535).
+const PARAMETERS: usize = 30_000;
+
+/// [`load_rows`] inside the caller's transaction: one statement, or as few as the bind
+/// parameter limits allow.
 pub async fn insert_rows<A, C>(txn: &C, rows: Vec<A>) -> Result<()>
 where
     A: ActiveModelTrait + Send,
@@ -84,8 +86,14 @@ where
     if rows.is_empty() {
         return Ok(());
     }
-    <A::Entity as EntityTrait>::insert_many(rows)
-        .exec_without_returning(txn)
-        .await?;
+    let columns = <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter().count();
+    let per_statement = (PARAMETERS / columns.max(1)).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(per_statement).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
     Ok(())
 }

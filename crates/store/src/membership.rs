@@ -118,12 +118,28 @@ pub(crate) async fn insert_into_profile<C: ConnectionTrait>(
     profile_id: Uuid,
     new: Vec<NewContact>,
 ) -> Result<Vec<NewEvent>> {
+    insert_into_profiles(
+        txn,
+        workspace_id,
+        new.into_iter().map(|c| (profile_id, c)).collect(),
+    )
+    .await
+}
+
+/// [`insert_into_profile`] for contacts of several profiles, each with its profile, in one
+/// statement (or as few as the bind-parameter limits allow): their `CONTACT_ATTACHED`
+/// events, in the same order.
+pub(crate) async fn insert_into_profiles<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    new: Vec<(Uuid, NewContact)>,
+) -> Result<Vec<NewEvent>> {
     use sea_orm::ActiveValue::Set;
     let now = crate::db::now();
     let mut log = Vec::with_capacity(new.len());
     let rows: Vec<contact_rows::ActiveModel> = new
         .into_iter()
-        .map(|contact| {
+        .map(|(profile_id, contact)| {
             let id = Uuid::now_v7();
             log.push(NewEvent::new(
                 EventKind::ContactAttached,

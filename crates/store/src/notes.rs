@@ -244,10 +244,25 @@ pub(crate) async fn insert_in<C: ConnectionTrait>(
     profile_id: Uuid,
     specs: Vec<NoteSpec>,
 ) -> Result<Vec<NewEvent>> {
+    insert_on_profiles(
+        txn,
+        workspace_id,
+        specs.into_iter().map(|spec| (profile_id, spec)).collect(),
+    )
+    .await
+}
+
+/// [`insert_in`] for notes of several profiles, each with its profile, in one statement
+/// (or as few as the bind-parameter limits allow): their events, in the same order.
+pub(crate) async fn insert_on_profiles<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    specs: Vec<(Uuid, NoteSpec)>,
+) -> Result<Vec<NewEvent>> {
     let mut log = Vec::with_capacity(specs.len());
     let rows: Vec<notes::ActiveModel> = specs
         .into_iter()
-        .map(|spec| {
+        .map(|(profile_id, spec)| {
             let id = Uuid::now_v7();
             log.push(NewEvent::new(
                 EventKind::NoteCreated,

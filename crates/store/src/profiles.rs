@@ -262,6 +262,53 @@ pub async fn insert<C: ConnectionTrait>(
     Ok(profile)
 }
 
+/// A profile to make with [`insert_many`].
+#[derive(Debug, Clone)]
+pub(crate) struct NewProfile {
+    pub name: Name,
+    pub external_id: Option<ExternalId>,
+    pub at: DateTimeWithTimeZone,
+}
+
+/// [`insert`] for many profiles in a few statements (the profiles, then their name keys),
+/// for a caller that has checked that none of the external ids is taken. Should one be
+/// taken after all (a race), the unique index refuses the statement: CONFLICT, and the
+/// caller's transaction is to be rolled back.
+pub(crate) async fn insert_many<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    new: Vec<NewProfile>,
+) -> Result<Vec<profiles::Model>> {
+    let made: Vec<profiles::Model> = new
+        .into_iter()
+        .map(|p| profiles::Model {
+            id: Uuid::now_v7(),
+            workspace_id,
+            search_name: search::profile_name(p.name.as_str()),
+            name: p.name.into_inner(),
+            external_id: p.external_id.map(ExternalId::into_inner),
+            version: 1,
+            created_at: p.at,
+            updated_at: p.at,
+        })
+        .collect();
+    let rows: Vec<profiles::ActiveModel> = made.iter().cloned().map(Into::into).collect();
+    crate::bulk::insert_rows(txn, rows)
+        .await
+        .map_err(|err| match err.is_unique_violation() {
+            true => StoreError::Conflict(
+                "another profile of this workspace has one of these external ids; external ids are unique within a workspace".into(),
+            ),
+            false => err,
+        })?;
+    let keys: Vec<_> = made
+        .iter()
+        .flat_map(|p| crate::suggestions::key_rows(workspace_id, p.id, &p.name))
+        .collect();
+    crate::bulk::insert_rows(txn, keys).await?;
+    Ok(made)
+}
+
 /// The CONFLICT of an external id that another profile of the workspace has.
 fn taken(external_id: &ExternalId) -> StoreError {
     StoreError::Conflict(format!(

@@ -2,12 +2,13 @@
 //! its external id, else by any of its contacts, and created or brought up to date by the
 //! store's create-or-update ([`profilegraph_store::upsert`]), with its events.
 //!
-//! Each profile is its own transaction (`--on-error skip`: a bad row is reported and the
-//! others go in), or the whole import is one (`--on-error abort`: every row is still
-//! checked and reported, and nothing is written if any fails). `--dry-run` does all of it
-//! in one transaction that is rolled back. The file is read as a stream: what is kept per
-//! row is its external id, to report one that comes twice. With `--on-error skip` on
-//! PostgreSQL, rows that don't depend on each other go in side by side (`pipeline`).
+//! With `--on-error skip`, a bad row is reported and the others go in: rows go in batches
+//! of a transaction each, and a batch with a bad row is brought in again row by row, each
+//! in a transaction of its own (`pipeline`). With `--on-error abort` the whole import is
+//! one transaction: every row is still checked and reported, and nothing is written if any
+//! fails. `--dry-run` does all of it in one transaction that is rolled back. Never half a
+//! profile. The file is read as a stream: what is kept per row is its external id, to
+//! report one that comes twice.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
@@ -20,9 +21,9 @@ use profilegraph_store::contacts::identifier::Identifier;
 use profilegraph_store::fields::{CustomFieldType, FieldChange};
 use profilegraph_store::notes::NoteSpec;
 use profilegraph_store::text::{Body, ExternalId, Name};
-use profilegraph_store::upsert::{self, ContactSpec, Outcome, Upsert};
+use profilegraph_store::upsert::{ContactSpec, Upsert};
 use profilegraph_store::{Db, StoreError};
-use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -110,7 +111,7 @@ impl Labels {
     }
 
     /// A store refusal as a report line.
-    fn failure(&self, line: u64, err: StoreError) -> Failure {
+    pub(super) fn failure(&self, line: u64, err: StoreError) -> Failure {
         match err {
             StoreError::BadInput { field, message } => {
                 let column = if self.field_keys.contains(&field) {
@@ -138,26 +139,6 @@ impl Labels {
     }
 }
 
-/// Bring one row's profile in, in a transaction of its own.
-pub(super) async fn apply_alone(
-    db: &Db,
-    workspace_id: Uuid,
-    labels: &Labels,
-    line: u64,
-    upsert: Upsert,
-) -> std::result::Result<Outcome, Failure> {
-    let result = match db.begin_write().await {
-        Ok(txn) => match upsert::upsert_in(&txn, db, workspace_id, upsert).await {
-            Ok(done) => txn.commit().await.map(|_| done).map_err(Into::into),
-            Err(err) => Err(err),
-        },
-        Err(err) => Err(err),
-    };
-    result
-        .map(|done| done.outcome)
-        .map_err(|err| labels.failure(line, err))
-}
-
 /// The workspace as the import sees it: its fields by key, channels, agents by e-mail.
 struct Workspace<'a> {
     db: &'a Db,
@@ -167,8 +148,8 @@ struct Workspace<'a> {
     channels: Vec<channel_rows::Model>,
     agents: HashMap<String, Uuid>,
     create_channels: bool,
-    /// The one transaction of an aborting or dry import.
-    outer: Option<profilegraph_store::WriteTxn>,
+    /// The one transaction of an aborting or dry import (shared with the pipeline).
+    outer: Option<Arc<profilegraph_store::WriteTxn>>,
 }
 
 /// A row read, ready for the store, with how to name its parts in a report.
@@ -219,7 +200,7 @@ impl Workspace<'_> {
         };
         let name = Name::parse(name, "channel").map_err(|e| e.to_string())?;
         let made = match &self.outer {
-            Some(txn) => channels::create_in(txn, self.id, channel_type, name).await,
+            Some(txn) => channels::create_in(txn.as_ref(), self.id, channel_type, name).await,
             None => channels::create(self.db, self.id, channel_type, name).await,
         }
         .map_err(|e| e.to_string())?;
@@ -264,27 +245,6 @@ impl Workspace<'_> {
             value,
         })
     }
-
-    /// Bring one row's profile in: in a savepoint of the one transaction, or in a
-    /// transaction of its own.
-    async fn apply(&self, row: Row) -> std::result::Result<Outcome, Failure> {
-        let line = row.line;
-        let Some(txn) = &self.outer else {
-            return apply_alone(self.db, self.id, &self.labels, line, row.upsert).await;
-        };
-        let result = match txn.begin().await {
-            Ok(savepoint) => {
-                match upsert::upsert_in(&savepoint, self.db, self.id, row.upsert).await {
-                    Ok(done) => savepoint.commit().await.map(|_| done).map_err(Into::into),
-                    Err(err) => Err(err),
-                }
-            }
-            Err(err) => Err(err.into()),
-        };
-        result
-            .map(|done| done.outcome)
-            .map_err(|err| self.labels.failure(line, err))
-    }
 }
 
 /// A failure at `line` from a parse error of the store's text types.
@@ -324,7 +284,7 @@ pub async fn run(
         .map(|a| (a.email.to_lowercase(), a.id))
         .collect();
     let outer = if options.dry_run || options.on_error == OnError::Abort {
-        Some(db.begin_write().await?)
+        Some(Arc::new(db.begin_write().await?))
     } else {
         None
     };
@@ -332,14 +292,12 @@ pub async fn run(
         field_keys: fields.keys().cloned().collect(),
         format: options.format,
     });
-    // Rows side by side on PostgreSQL when each is its own transaction (see `pipeline`).
-    let mut pipeline = (outer.is_none()).then(|| {
-        let limit = match db.conn.get_database_backend() {
-            DbBackend::Postgres => IN_FLIGHT,
-            _ => 1,
-        };
-        Pipeline::new(db, workspace_id, labels.clone(), limit)
-    });
+    // Batches side by side on PostgreSQL when each is its own transaction (see `pipeline`).
+    let limit = match db.conn.get_database_backend() {
+        DbBackend::Postgres => IN_FLIGHT,
+        _ => 1,
+    };
+    let mut pipeline = Pipeline::new(db, workspace_id, labels.clone(), outer.clone(), limit);
     let mut ws = Workspace {
         db,
         id: workspace_id,
@@ -394,15 +352,7 @@ pub async fn run(
                         reason: format!("not a profile as JSON: {err}"),
                     }),
                 };
-                step(
-                    &ws,
-                    row,
-                    &mut seen,
-                    &mut summary,
-                    &mut fail,
-                    pipeline.as_mut(),
-                )
-                .await;
+                step(row, &mut seen, &mut summary, &mut fail, &mut pipeline).await;
             }
         }
         Format::Csv => {
@@ -415,6 +365,7 @@ pub async fn run(
                 Ok(columns) => columns,
                 Err(failure) => {
                     fail(&mut summary, failure);
+                    drop(pipeline);
                     return finish(ws, summary, options.dry_run).await;
                 }
             };
@@ -426,9 +377,7 @@ pub async fn run(
                     Err(err) => {
                         let line = err.position().map_or(0, |p| p.line());
                         // Reports stay in file order: the rows before it first.
-                        if let Some(pipeline) = pipeline.as_mut() {
-                            pipeline.drain(&mut summary, &mut fail).await;
-                        }
+                        pipeline.drain(&mut summary, &mut fail).await;
                         fail(
                             &mut summary,
                             Failure {
@@ -447,21 +396,12 @@ pub async fn run(
                     continue;
                 }
                 let row = csv_row(&ws, &columns, line_no, &record);
-                step(
-                    &ws,
-                    row,
-                    &mut seen,
-                    &mut summary,
-                    &mut fail,
-                    pipeline.as_mut(),
-                )
-                .await;
+                step(row, &mut seen, &mut summary, &mut fail, &mut pipeline).await;
             }
         }
     }
-    if let Some(pipeline) = pipeline.as_mut() {
-        pipeline.drain(&mut summary, &mut fail).await;
-    }
+    pipeline.drain(&mut summary, &mut fail).await;
+    drop(pipeline);
     bar.finish_and_clear();
     finish(ws, summary, options.dry_run).await
 }
@@ -470,7 +410,15 @@ pub async fn run(
 /// anything was written, and number the events it wrote (PostgreSQL: see
 /// `profilegraph_store::events::numbering`).
 async fn finish(ws: Workspace<'_>, mut summary: Summary, dry_run: bool) -> Result<Summary> {
-    match ws.outer {
+    // The pipeline is gone: the one transaction is this function's alone.
+    let outer = ws
+        .outer
+        .map(|txn| {
+            Arc::try_unwrap(txn)
+                .map_err(|_| Error::Usage("the import's transaction is still in use".into()))
+        })
+        .transpose()?;
+    match outer {
         Some(txn) if summary.failed == 0 && !dry_run => {
             txn.commit().await?;
             summary.written = true;
@@ -484,15 +432,13 @@ async fn finish(ws: Workspace<'_>, mut summary: Summary, dry_run: bool) -> Resul
     Ok(summary)
 }
 
-/// Check a row's external id against the rows before it, then bring it in: through the
-/// pipeline when there is one, else here and now.
+/// Check a row's external id against the rows before it, then send it on its way.
 async fn step(
-    ws: &Workspace<'_>,
     row: std::result::Result<Row, Failure>,
     seen: &mut HashMap<String, u64>,
     summary: &mut Summary,
     fail: &mut impl FnMut(&mut Summary, Failure),
-    pipeline: Option<&mut Pipeline>,
+    pipeline: &mut Pipeline,
 ) {
     let refused = match row {
         Err(failure) => Err(failure),
@@ -514,24 +460,13 @@ async fn step(
             None => Ok(row),
         },
     };
-    let row = match refused {
-        Ok(row) => row,
+    match refused {
+        Ok(row) => pipeline.push(row.line, row.upsert, summary, fail).await,
         Err(failure) => {
             // Reports stay in file order: the rows before it first.
-            if let Some(pipeline) = pipeline {
-                pipeline.drain(summary, fail).await;
-            }
-            return fail(summary, failure);
+            pipeline.drain(summary, fail).await;
+            fail(summary, failure);
         }
-    };
-    if let Some(pipeline) = pipeline {
-        return pipeline.push(row.line, row.upsert, summary, fail).await;
-    }
-    match ws.apply(row).await {
-        Ok(Outcome::Created) => summary.created += 1,
-        Ok(Outcome::Updated) => summary.updated += 1,
-        Ok(Outcome::Unchanged) => summary.unchanged += 1,
-        Err(failure) => fail(summary, failure),
     }
 }
 

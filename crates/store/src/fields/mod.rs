@@ -180,23 +180,43 @@ pub async fn apply_to_new<C: ConnectionTrait>(
     profile_id: Uuid,
     changes: &[FieldChange],
 ) -> Result<Vec<Value>> {
-    if changes.is_empty() {
-        return Ok(Vec::new());
+    let mut changed = apply_to_new_many(txn, workspace_id, &[(profile_id, changes)]).await?;
+    Ok(changed.pop().unwrap_or_default())
+}
+
+/// [`apply_to_new`] for several new profiles at once, in two statements whatever their
+/// number: what changed on each, in the order given. The first bad value refuses them
+/// all.
+pub(crate) async fn apply_to_new_many<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    changes: &[(Uuid, &[FieldChange])],
+) -> Result<Vec<Vec<Value>>> {
+    let ids: HashSet<Uuid> = changes
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|c| c.field_id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(vec![Vec::new(); changes.len()]);
     }
-    let ids: Vec<Uuid> = changes.iter().map(|c| c.field_id).collect();
-    let fields = definitions(txn, workspace_id, ids).await?;
-    let checked = check_all(&fields, changes)?;
-    let rows = value_rows(workspace_id, profile_id, &checked);
-    if !rows.is_empty() {
-        profile_field_values::Entity::insert_many(rows)
-            .exec_without_returning(txn)
-            .await?;
+    let fields = definitions(txn, workspace_id, ids.into_iter().collect()).await?;
+    let mut rows = Vec::new();
+    let mut changed = Vec::with_capacity(changes.len());
+    for (profile_id, changes) in changes {
+        let checked = check_all(&fields, changes)?;
+        rows.extend(value_rows(workspace_id, *profile_id, &checked));
+        changed.push(
+            checked
+                .into_iter()
+                .filter(|(_, new)| new.is_some())
+                .map(
+                    |(field, new)| serde_json::json!({ "key": field.key, "old": null, "new": new }),
+                )
+                .collect(),
+        );
     }
-    Ok(checked
-        .into_iter()
-        .filter(|(_, new)| new.is_some())
-        .map(|(field, new)| serde_json::json!({ "key": field.key, "old": null, "new": new }))
-        .collect())
+    crate::bulk::insert_rows(txn, rows).await?;
+    Ok(changed)
 }
 
 /// Check every change against its field (refusing as [`apply`] does) and keep those that
