@@ -614,3 +614,75 @@ both!(
         std::fs::remove_file(&file).unwrap();
     }
 );
+
+/// PostgreSQL plans an import's look-ups by the statistics it last gathered; left alone it
+/// believes a workspace that was empty still is, and reads all its contacts for each
+/// identifier. A large import refreshes them (`ANALYZE`, counted apart from autovacuum's).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_import_leaves_postgres_statistics_that_know_the_workspace() {
+    let Some(db) = TestDb::new(true).await else {
+        println!("skipped: set TEST_DATABASE_URL to run it on PostgreSQL");
+        return;
+    };
+    expect(&db, &["migrate"], true);
+    let slug = empty_workspace(&db, "Big Co").await;
+    let rows = 1_200;
+    let text: String = (0..rows)
+        .map(|i| {
+            format!(
+                "{}\n",
+                serde_json::json!({ "externalId": format!("big-{i}"), "name": format!("Person {i}"),
+                    "contacts": [{ "channel": { "type": "EMAIL", "name": "Support e-mail" },
+                        "identifier": format!("person{i}@example.com") }] })
+            )
+        })
+        .collect();
+    let file = std::env::temp_dir().join(format!("big-{}.jsonl", Uuid::now_v7()));
+    std::fs::write(&file, text).unwrap();
+    let (out, err) = expect(
+        &db,
+        &["import", "--workspace", &slug, file.to_str().unwrap()],
+        true,
+    );
+    assert_eq!(
+        out.trim(),
+        format!("created {rows}, updated 0, unchanged 0, failed 0"),
+        "{err}"
+    );
+    std::fs::remove_file(&file).unwrap();
+
+    let conn = Database::connect(&db.url).await.unwrap();
+    let query = |sql: String| {
+        let conn = conn.clone();
+        async move {
+            conn.query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql,
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+        }
+    };
+    for table in ["profiles", "contacts"] {
+        let analyzed: i64 = query(format!(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = '{table}'"
+        ))
+        .await
+        .try_get("", "analyze_count")
+        .unwrap();
+        assert!(analyzed >= 1, "{table} analysed by the import: {analyzed}");
+    }
+    let plan: Value = query(format!(
+        "EXPLAIN (FORMAT JSON) SELECT * FROM contacts WHERE workspace_id = \
+         (SELECT id FROM workspaces WHERE slug = '{slug}')"
+    ))
+    .await
+    .try_get("", "QUERY PLAN")
+    .unwrap();
+    let estimate = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap();
+    assert!(
+        estimate >= f64::from(rows) * 0.9,
+        "the planner expects {estimate} of the workspace's {rows} contacts"
+    );
+}

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use entity::{channels as channel_rows, custom_fields};
 
-use super::pipeline::{IN_FLIGHT, Pipeline};
+use super::pipeline::{ANALYZE_FIRST, IN_FLIGHT, Pipeline};
 use super::{Format, Record, parse_contact_column, value_of_cell};
 use crate::error::{Error, Result};
 
@@ -401,7 +401,7 @@ pub async fn run(
         }
     }
     pipeline.drain(&mut summary, &mut fail).await;
-    drop(pipeline);
+    pipeline.end().await;
     bar.finish_and_clear();
     finish(ws, summary, options.dry_run).await
 }
@@ -422,6 +422,10 @@ async fn finish(ws: Workspace<'_>, mut summary: Summary, dry_run: bool) -> Resul
         Some(txn) if summary.failed == 0 && !dry_run => {
             txn.commit().await?;
             summary.written = true;
+            // Its rows are there for the planner only now (see `pipeline`).
+            if summary.created + summary.updated >= ANALYZE_FIRST {
+                profilegraph_store::bulk::refresh_statistics(ws.db).await?;
+            }
         }
         Some(txn) => txn.rollback().await?,
         None => summary.written = true,

@@ -2,8 +2,8 @@
 //! claims the due ones, sends them, and keeps what came back.
 //!
 //! It wakes when this server hears of a committed change (after its own mutations, and on
-//! PostgreSQL on every instance's `NOTIFY`), and at least every [`POLL`] for retries that
-//! came due. At most `--webhook-max-in-flight` attempts run at once, and at most
+//! PostgreSQL on every instance's `NOTIFY`), at most every [`COMMIT_GAP`] for those, when
+//! slots free up, and at least every [`POLL`] for retries that came due. At most `--webhook-max-in-flight` attempts run at once, and at most
 //! `--webhook-max-in-flight-per-endpoint` to one endpoint, so a slow or dead endpoint
 //! only ever holds its own slots: the others' deliveries go on.
 //!
@@ -26,6 +26,12 @@ use super::send::Sender;
 
 /// The longest the worker sleeps without being woken.
 pub const POLL: Duration = Duration::from_millis(500);
+/// The shortest time from one round to the next when a commit wakes the worker. Every
+/// write wakes it, and each round asks the database twice (anything to derive? anything
+/// due?), so under a stream of writes it would ask after nearly every commit; this way it
+/// asks at most every few milliseconds, and a delivery waits at most that much longer.
+/// Freed slots wake it at once: a backlog is sent at the worker's own pace.
+const COMMIT_GAP: Duration = Duration::from_millis(10);
 /// Rounds of deriving in one wake-up, at most (each moves up to 20 endpoints by up to 500
 /// events), so claiming is never starved by a large backlog.
 const DERIVE_ROUNDS: usize = 10;
@@ -63,19 +69,27 @@ pub fn spawn(db: Db, settings: WorkerSettings, wake: Arc<Notify>) -> Result<(), 
     let in_flight = Arc::new(Mutex::new(InFlight::default()));
     // Bounded by the slots: every sent attempt holds one until its result is kept.
     let (results, received) = mpsc::channel(settings.max_in_flight.max(1));
+    let freed = Arc::new(Notify::new());
     tokio::spawn(record(
         db.clone(),
         settings.clock.clone(),
         received,
         in_flight.clone(),
-        wake.clone(),
+        freed.clone(),
     ));
     tokio::spawn(async move {
         loop {
+            let round = tokio::time::Instant::now();
             derive(&db, &settings.clock).await;
             claim_and_send(&db, &settings, &sender, &in_flight, &results).await;
             tokio::select! {
-                () = wake.notified() => {}
+                () = freed.notified() => {}
+                () = wake.notified() => {
+                    tokio::select! {
+                        () = freed.notified() => {}
+                        () = tokio::time::sleep_until(round + COMMIT_GAP) => {}
+                    }
+                }
                 () = tokio::time::sleep(POLL) => {}
             }
         }
@@ -84,13 +98,13 @@ pub fn spawn(db: Db, settings: WorkerSettings, wake: Arc<Notify>) -> Result<(), 
 }
 
 /// Keep the results of finished attempts, in batches, then free their slots and wake the
-/// worker to claim again.
+/// worker to claim again (`freed`).
 async fn record(
     db: Db,
     clock: Clock,
     mut received: mpsc::Receiver<(Claimed, Attempt)>,
     in_flight: Arc<Mutex<InFlight>>,
-    wake: Arc<Notify>,
+    freed: Arc<Notify>,
 ) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
@@ -112,7 +126,7 @@ async fn record(
         }
         batch.clear();
         // Slots are free: claim again.
-        wake.notify_one();
+        freed.notify_one();
     }
 }
 
