@@ -8,7 +8,8 @@
 //!
 //! In the server, a [`Numbering`] runs those: a request that recorded events tells it
 //! after its commit ([`Numbering::signal`]), and one task numbers every workspace it was
-//! told of, as a batch: while one numbering flushes, the next batch gathers. Every
+//! told of, as a batch: while one numbering runs, and for at least [`GAP`] from its
+//! start, the next batch gathers. Every
 //! second it also numbers whatever another process left provisional (a command-line
 //! import, a server that stopped between a commit and its numbering).
 //!
@@ -34,6 +35,12 @@ const NUMBER: &str = "profile_events_number";
 const BATCH: i32 = 5_000;
 /// How often everything left provisional is numbered, whoever wrote it.
 const SWEEP: Duration = Duration::from_secs(1);
+/// The shortest time from one round's start to the next. A numbering is a transaction
+/// of its own (a function call, a commit, a `NOTIFY`); under a stream of writes, rounds
+/// back to back numbered one or two changes each, which cost PostgreSQL about as much as
+/// the changes' own events. Waiting this long gathers several per round; the first
+/// write after a quiet spell is still numbered at once.
+const GAP: Duration = Duration::from_millis(5);
 /// How long a reader waits for a numbering before it reads anyway (the database is
 /// failing; what isn't numbered yet is simply not there yet).
 const SETTLE_LIMIT: Duration = Duration::from_secs(2);
@@ -181,19 +188,24 @@ impl Numbering {
     }
 }
 
-/// The numbering task: a round whenever told (what was told meanwhile makes the next
-/// round), and a sweep every [`SWEEP`].
+/// The numbering task: a round whenever told, but not sooner than [`GAP`] after the last
+/// one began (what was told meanwhile makes the next round), and a sweep every [`SWEEP`].
 async fn run(numbering: Weak<Numbering>, wake: Arc<Notify>) {
     let mut sweep = tokio::time::interval(SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = tokio::time::Instant::now();
     loop {
         let swept = tokio::select! {
-            () = wake.notified() => false,
+            () = wake.notified() => {
+                tokio::time::sleep_until(last + GAP).await;
+                false
+            }
             _ = sweep.tick() => true,
         };
         let Some(numbering) = numbering.upgrade() else {
             return;
         };
+        last = tokio::time::Instant::now();
         numbering.round(swept).await;
     }
 }
