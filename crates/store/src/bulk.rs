@@ -104,13 +104,13 @@ const LOOKED_UP: [&str; 2] = ["profiles", "contacts"];
 
 /// Bring PostgreSQL's statistics of the profiles and contacts up to date after many rows
 /// went in (one `ANALYZE` per table, each sampling a bounded number of rows: 50 to 150 ms
-/// each at M size). Why: the planner
-/// judges a workspace by the statistics it last gathered, so while an empty workspace
-/// fills with thousands of contacts it still believes there are none, and takes any index
-/// that starts with the workspace, reading all its contacts for one identifier (20 ms
-/// instead of 0.1). Autovacuum would get there within minutes; an import can't wait. A
-/// role that doesn't own a table gets a warning from PostgreSQL, not an error, and the
-/// table is skipped. Nothing to do on SQLite, whose planner doesn't judge by the rows.
+/// each at M size). Why: the planner judges a workspace by the statistics it last
+/// gathered, so while an empty workspace fills with thousands of contacts it still
+/// believes there are none, and takes any index that starts with the workspace, reading
+/// all its contacts for one identifier (20 ms instead of 0.1). Autovacuum would get there
+/// within minutes; an import can't wait. A role that doesn't own a table gets a warning
+/// from PostgreSQL, not an error, and the table is skipped. Nothing to do on SQLite,
+/// whose planner doesn't judge by the rows.
 pub async fn refresh_statistics(db: &Db) -> Result<()> {
     let backend = db.conn.get_database_backend();
     if backend != sea_orm::DbBackend::Postgres {

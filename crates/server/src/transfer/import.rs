@@ -401,7 +401,7 @@ pub async fn run(
         }
     }
     pipeline.drain(&mut summary, &mut fail).await;
-    pipeline.end().await;
+    pipeline.end(&summary).await;
     bar.finish_and_clear();
     finish(ws, summary, options.dry_run).await
 }

@@ -22,12 +22,12 @@
 //!   start plus its line number in microseconds, so lists ordered by creation (and the
 //!   next export) show them as the file has them, whichever batch committed first.
 //!
-//! - **The planner keeps up**: on PostgreSQL, once [`ANALYZE_FIRST`] rows went in and
-//!   then each time the workspace has grown fourfold since, the import refreshes the
-//!   statistics of the profiles and contacts ([`profilegraph_store::bulk::refresh_statistics`]), and
-//!   once more at its end, so its own look-ups (and the next import's) are planned for the
-//!   workspace as it is now, not as it was when it was empty. (An import that is one
-//!   transaction refreshes them once, after its commit.)
+//! - **The planner keeps up**: on PostgreSQL, once [`ANALYZE_FIRST`] rows went in, then
+//!   each time the workspace has grown fourfold since, and once more at the end, the
+//!   import refreshes the statistics of the profiles and contacts
+//!   ([`profilegraph_store::bulk::refresh_statistics`]), so that its own look-ups (and the
+//!   next import's) are planned for the workspace as it is now, not as it was when it was
+//!   empty. (An import that is one transaction refreshes them once, after its commit.)
 //!
 //! SQLite has one writer at a time, and an import that is one transaction has one
 //! connection: there the batches go one after another.
@@ -107,9 +107,7 @@ pub struct Pipeline {
     gathering: Batch,
     running: VecDeque<Running>,
     keys: HashMap<Key, usize>,
-    /// Rows created or updated so far, and how many there were at the last refresh of
-    /// the statistics.
-    written: u64,
+    /// Rows created or updated when the statistics were last refreshed.
     analyzed_at: u64,
 }
 
@@ -136,7 +134,6 @@ impl Pipeline {
             gathering: Batch::default(),
             running: VecDeque::new(),
             keys: HashMap::new(),
-            written: 0,
             analyzed_at: 0,
         }
     }
@@ -177,21 +174,22 @@ impl Pipeline {
 
     /// At the import's end, after the last [`Pipeline::drain`]: refresh the statistics if
     /// many rows went in since they were last refreshed, for whatever reads next.
-    pub async fn end(mut self) {
-        if self.written - self.analyzed_at >= ANALYZE_FIRST {
-            self.refresh_statistics().await;
+    pub async fn end(mut self, summary: &Summary) {
+        let written = summary.created + summary.updated;
+        if written - self.analyzed_at >= ANALYZE_FIRST {
+            self.refresh_statistics(written).await;
         }
     }
 
-    /// Refresh the statistics (see the module docs). Each refresh costs a few hundred
-    /// milliseconds at M size; a plan made for an empty workspace costs some 20 ms per
-    /// look-up once it is full. Not inside an import that is one
-    /// transaction: its rows are not there for anyone else until it commits.
-    async fn refresh_statistics(&mut self) {
+    /// Refresh the statistics, `written` rows in (see the module docs). Each refresh costs
+    /// a few hundred milliseconds at M size; a plan made for an empty workspace costs some
+    /// 20 ms per look-up once it is full. Not inside an import that is one transaction:
+    /// its rows are not there for anyone else until it commits.
+    async fn refresh_statistics(&mut self, written: u64) {
         if self.target.outer.is_some() {
             return;
         }
-        self.analyzed_at = self.written;
+        self.analyzed_at = written;
         if let Err(err) = profilegraph_store::bulk::refresh_statistics(&self.target.db).await {
             // The import goes on as it would have without: only its planning suffers.
             tracing::warn!(error = %err, "cannot refresh the statistics during an import");
@@ -262,9 +260,9 @@ impl Pipeline {
                 Err(failure) => fail(summary, failure),
             }
         }
-        self.written = summary.created + summary.updated;
-        if self.written >= ANALYZE_FIRST.max(self.analyzed_at * 4) {
-            self.refresh_statistics().await;
+        let written = summary.created + summary.updated;
+        if written >= ANALYZE_FIRST.max(self.analyzed_at * 4) {
+            self.refresh_statistics(written).await;
         }
     }
 }

@@ -2,8 +2,9 @@
 //! claims the due ones, sends them, and keeps what came back.
 //!
 //! It wakes when this server hears of a committed change (after its own mutations, and on
-//! PostgreSQL on every instance's `NOTIFY`), at most every [`COMMIT_GAP`] for those, when
-//! slots free up, and at least every [`POLL`] for retries that came due. At most `--webhook-max-in-flight` attempts run at once, and at most
+//! PostgreSQL on every instance's `NOTIFY`; at most every [`COMMIT_GAP`] for those), when
+//! one of its attempts is done, and at least every [`POLL`] for retries that came due. At
+//! most `--webhook-max-in-flight` attempts run at once, and at most
 //! `--webhook-max-in-flight-per-endpoint` to one endpoint, so a slow or dead endpoint
 //! only ever holds its own slots: the others' deliveries go on.
 //!

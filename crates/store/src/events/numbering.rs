@@ -9,9 +9,9 @@
 //! In the server, a [`Numbering`] runs those: a request that recorded events tells it
 //! after its commit ([`Numbering::signal`]), and one task numbers every workspace it was
 //! told of, as a batch: while one numbering runs, and for at least [`GAP`] from its
-//! start, the next batch gathers. Every
-//! second it also numbers whatever another process left provisional (a command-line
-//! import, a server that stopped between a commit and its numbering).
+//! start, the next batch gathers. Every second it also numbers whatever another process
+//! left provisional (a command-line import, a server that stopped between a commit and
+//! its numbering).
 //!
 //! A reader of this process sees its own writes: the feed and histories wait for the
 //! numbering of a workspace this process was told of ([`Numbering::settled`]) before they
