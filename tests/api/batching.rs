@@ -111,13 +111,15 @@ both_backends!(
         // Budgets: about one statement per level of nesting, plus the token look-up.
         // Rows shown with a parent-side row come in the same statement: a moment's
         // channel and contact, a note's author, and a timeline's total.
-        // On PostgreSQL each request also runs in its walled transaction (BEGIN, the
-        // role and workspace settings, COMMIT: see `Db::walled`). A write also records
+        // On PostgreSQL each request also runs in its walled transaction: `BEGIN` with
+        // the role and workspace settings in one round trip, and its end (see
+        // `Db::walled`); a change is the transaction itself, with no savepoint, when it
+        // is the first thing the request sends. A write also records
         // its events (`store::events::record`) in one statement, with provisional
         // numbers: on SQLite a trigger numbers them as they go in; on PostgreSQL they are
         // numbered after the commit, off the request's path (`store::events::numbering`).
         let wall = match app.backend {
-            crate::helpers::Backend::Postgres => 3,
+            crate::helpers::Backend::Postgres => 2,
             crate::helpers::Backend::Sqlite => 0,
         };
         let [q1, q2, q3, q4_note, q4_move] = hundred;

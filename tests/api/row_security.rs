@@ -200,7 +200,7 @@ async fn the_app_role_without_a_workspace_sees_nothing() {
 
 /// The demo workspace through GraphQL still works with the wall up (it runs on every
 /// request of every other test too); this checks a write and the read after it, with the
-/// statement count that the wall adds on PostgreSQL (BEGIN, the settings, COMMIT).
+/// wall up on PostgreSQL (`BEGIN` with the role and workspace settings, and `COMMIT`).
 #[tokio::test(flavor = "multi_thread")]
 async fn graphql_requests_run_behind_the_wall() {
     let Some(app) = postgres_app().await else {
@@ -259,6 +259,125 @@ async fn a_failed_statement_undoes_the_request_and_says_so() {
     // A request that runs no statement opens no transaction at all.
     let idle = app.db.walled(demo.workspace_id);
     idle.finish().await.unwrap();
+}
+
+/// Changes inside a request's transaction. The first one is the transaction itself (no
+/// savepoint to pay for), later ones are savepoints. Either way a failed change takes back
+/// only itself, a change dropped half-way (an early return) is undone before the next
+/// statement, and the request goes on and commits what it kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_or_abandoned_change_takes_back_only_itself() {
+    let Some(app) = postgres_app().await else {
+        return;
+    };
+    let demo = demo(&app).await;
+    let named = |name: &str| format!("SELECT count(*) FROM profiles WHERE name = '{name}'");
+
+    let walled = app.db.walled(demo.workspace_id);
+    // The first change fails: the transaction it began goes back whole.
+    let first = walled.begin_write().await.unwrap();
+    first
+        .execute_unprepared("UPDATE profiles SET name = 'First'")
+        .await
+        .unwrap();
+    first
+        .execute_unprepared("SELECT 1 / 0")
+        .await
+        .expect_err("division by zero");
+    first.rollback().await.unwrap();
+    // The next one begins a new transaction, and is kept.
+    let kept = walled.begin_write().await.unwrap();
+    kept.execute_unprepared(
+        "UPDATE profiles SET name = 'Kept' WHERE id = (SELECT id FROM profiles ORDER BY id LIMIT 1)",
+    )
+    .await
+    .unwrap();
+    kept.commit().await.unwrap();
+    // A later change fails inside its savepoint.
+    let failing = walled.begin_write().await.unwrap();
+    failing
+        .execute_unprepared("UPDATE profiles SET name = 'Failed'")
+        .await
+        .unwrap();
+    failing
+        .execute_unprepared("SELECT 1 / 0")
+        .await
+        .expect_err("division by zero");
+    failing.rollback().await.unwrap();
+    // And one is dropped between its statements.
+    {
+        let dropped = walled.begin_write().await.unwrap();
+        dropped
+            .execute_unprepared("UPDATE profiles SET name = 'Dropped'")
+            .await
+            .unwrap();
+    }
+    assert_eq!(scalar_i64(&walled.conn, &named("Kept")).await.unwrap(), 1);
+    assert_eq!(
+        scalar_i64(&walled.conn, &named("Dropped")).await.unwrap(),
+        0
+    );
+    walled.finish().await.unwrap();
+    for (name, expected) in [("First", 0), ("Kept", 1), ("Failed", 0), ("Dropped", 0)] {
+        let found = scalar_i64(app.conn(), &named(name)).await.unwrap();
+        assert_eq!(found, expected, "profiles named {name} after the commit");
+    }
+
+    // A first change dropped half-way takes its whole transaction with it; the request's
+    // next statement begins a new one.
+    let walled = app.db.walled(demo.workspace_id);
+    {
+        let dropped = walled.begin_write().await.unwrap();
+        dropped
+            .execute_unprepared("UPDATE profiles SET name = 'Abandoned'")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        scalar_i64(&walled.conn, &named("Abandoned")).await.unwrap(),
+        0
+    );
+    walled.finish().await.unwrap();
+    assert_eq!(
+        scalar_i64(app.conn(), &named("Abandoned")).await.unwrap(),
+        0
+    );
+}
+
+/// A request that only read doesn't wait for a `COMMIT`: its transaction is dropped, and
+/// the `ROLLBACK` goes out with the pool's check of the connection it is given back. The
+/// connection must still come back clean, with no transaction left open.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_that_only_read_leaves_no_transaction_open() {
+    let Some(app) = postgres_app().await else {
+        return;
+    };
+    let demo = demo(&app).await;
+    let open = "SELECT count(*) FROM pg_stat_activity \
+                WHERE datname = current_database() AND state LIKE 'idle in transaction%'";
+    let walled = app.db.walled(demo.workspace_id);
+    let profiles = scalar_i64(&walled.conn, "SELECT count(*) FROM profiles")
+        .await
+        .unwrap();
+    assert!(profiles > 0);
+    assert_eq!(
+        scalar_i64(app.conn(), open).await.unwrap(),
+        1,
+        "the read's transaction"
+    );
+    walled.finish().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = scalar_i64(app.conn(), open).await.unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} transactions still open after the read finished"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 // The schema carries no database handle: only a request's context does. Executed without

@@ -4,8 +4,8 @@
 //! has no profile yet (the "Add profile" flow starts there).
 
 use chrono::Duration;
-use profilegraph_store::Db;
 use profilegraph_store::tokens::{self, Scopes};
+use profilegraph_store::{Db, WriteTxn};
 
 use profilegraph_store::bulk;
 use profilegraph_store::channels::ChannelType;
@@ -13,7 +13,7 @@ use profilegraph_store::contacts::{self, identifier::Identifier};
 use profilegraph_store::membership;
 use profilegraph_store::text::Name;
 use profilegraph_store::workspaces;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction};
+use sea_orm::ActiveValue::Set;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -216,7 +216,7 @@ pub async fn seed(db: &Db) -> Result<Seeded> {
 }
 
 async fn channel(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     ws: Uuid,
     channel_type: &str,
     name: &str,
@@ -237,7 +237,7 @@ async fn channel(
 
 #[allow(clippy::too_many_arguments)]
 async fn contact(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     ws: Uuid,
     (channel_id, channel_type): (Uuid, ChannelType),
     identifier: &str,
@@ -255,7 +255,7 @@ async fn contact(
 
 #[allow(clippy::too_many_arguments)]
 async fn moment(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     ws: Uuid,
     contact_id: Uuid,
     channel_id: Uuid,
@@ -280,7 +280,7 @@ async fn moment(
 }
 
 async fn field(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     ws: Uuid,
     key: &str,
     label: &str,

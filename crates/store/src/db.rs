@@ -2,16 +2,17 @@
 //! transaction; and how write transactions begin.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sea_orm::sqlx::{self, Postgres};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
+    ConnAcquireErr, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, QueryResult, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait,
 };
-use tokio::sync::OnceCell;
+use sea_query_sqlx::SqlxValues;
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -69,44 +70,121 @@ pub enum Conn {
     Walled(Arc<Wall>),
 }
 
+/// A request's transaction on PostgreSQL, held directly on sqlx: SeaORM begins a
+/// transaction with a bare `BEGIN`, and the wall needs its settings in the same round trip.
+type PgTxn = sqlx::Transaction<'static, Postgres>;
+
 /// One request's walled transaction, opened by its first statement: a request that a
 /// limit refuses, or that needs no data, never touches the database.
-#[derive(Debug)]
+///
+/// It is begun with one simple query, `BEGIN; SET LOCAL ROLE …; SET LOCAL
+/// app.workspace_id = …`: one round trip for the transaction and its wall, where a
+/// SeaORM transaction takes one for `BEGIN` and another for the settings.
 pub struct Wall {
     pool: DatabaseConnection,
     workspace_id: Uuid,
-    txn: OnceCell<DatabaseTransaction>,
+    /// The transaction, once a statement began it; `None` again after a change that
+    /// began it failed and took it back whole (see [`Db::begin_write`]).
+    txn: tokio::sync::Mutex<Option<PgTxn>>,
+    /// Changes whose handles were dropped before they ended (an early return between
+    /// `begin_write` and `commit`): undone before the transaction's next statement.
+    undo: Mutex<Vec<Undo>>,
+    /// Savepoints named so far, for unique names.
+    savepoints: AtomicU32,
     /// The first statement that failed. PostgreSQL aborts the transaction there: every
     /// later statement fails, and COMMIT would quietly roll back what came before. So
     /// the request ends with this error instead of claiming it wrote anything.
-    /// (Failures a store expects, like a unique violation, run inside a savepoint
+    /// (Failures a store expects, like a unique violation, run in a change of their own
     /// through [`Db::begin_write`] and never get here.)
     failure: Mutex<Option<(bool, String)>>,
     /// Whether a change recorded profile events: after the commit they are numbered.
     recorded: AtomicBool,
+    /// Whether anything but a `SELECT` ran: a request that only read ends its
+    /// transaction off its path (see [`Db::finish`]).
+    wrote: AtomicBool,
+}
+
+impl std::fmt::Debug for Wall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wall")
+            .field("workspace_id", &self.workspace_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A change to take back before the next statement.
+#[derive(Debug, Clone, Copy)]
+enum Undo {
+    /// Back to the savepoint with this number.
+    ToSavepoint(u32),
+    /// The whole transaction: the change began it.
+    All,
 }
 
 impl Wall {
-    /// The transaction, begun (with the role and workspace set) by the first caller.
-    async fn txn(&self) -> std::result::Result<&DatabaseTransaction, DbErr> {
-        let txn = self
-            .txn
-            .get_or_try_init(|| async {
-                let begin = crate::stats::acquiring(&self.pool, self.pool.begin());
-                let txn = deadline(DbBackend::Postgres, begin).await?;
-                // One round trip for both; the id is a parsed UUID, so formatting it into
-                // the text is safe (and `SET` takes no bind parameters).
-                let settings = format!(
-                    "SET LOCAL ROLE {APP_ROLE}; SET LOCAL app.workspace_id = '{}'",
-                    self.workspace_id
-                );
-                deadline(DbBackend::Postgres, txn.execute_unprepared(&settings)).await?;
-                // BEGIN and the settings: two statements the metric callback doesn't see.
-                crate::stats::add_statements(2);
-                Ok::<_, DbErr>(txn)
-            })
-            .await;
-        self.noted(txn)
+    /// The transaction, begun (with the role and workspace set) if it isn't yet.
+    async fn open(&self) -> std::result::Result<tokio::sync::MutexGuard<'_, Option<PgTxn>>, DbErr> {
+        let mut guard = self.txn.lock().await;
+        self.settle(&mut guard).await?;
+        if guard.is_none() {
+            *guard = Some(self.begin().await?);
+        }
+        Ok(guard)
+    }
+
+    /// Begin the transaction behind the wall, in one round trip.
+    async fn begin(&self) -> std::result::Result<PgTxn, DbErr> {
+        let pool = self.pool.get_postgres_connection_pool();
+        // The id is a parsed UUID, so formatting it into the text is safe (and `SET`
+        // takes no bind parameters).
+        let begin = format!(
+            "BEGIN; SET LOCAL ROLE {APP_ROLE}; SET LOCAL app.workspace_id = '{}'",
+            self.workspace_id
+        );
+        let begun = crate::stats::acquiring(&self.pool, async {
+            pool.begin_with(sqlx::AssertSqlSafe(begin))
+                .await
+                .map_err(begin_err)
+        });
+        let txn = deadline(DbBackend::Postgres, begun).await?;
+        crate::stats::add_statements(1);
+        Ok(txn)
+    }
+
+    /// Take back the changes whose handles were dropped before they ended.
+    async fn settle(&self, txn: &mut Option<PgTxn>) -> std::result::Result<(), DbErr> {
+        let undo = match self.undo.lock() {
+            Ok(mut undo) => std::mem::take(&mut *undo),
+            Err(_) => Vec::new(),
+        };
+        for step in undo {
+            match step {
+                Undo::ToSavepoint(n) => {
+                    if let Some(txn) = txn.as_mut() {
+                        let sql = format!("ROLLBACK TO SAVEPOINT sp{n}; RELEASE SAVEPOINT sp{n}");
+                        simple(txn, &sql).await?;
+                    }
+                }
+                Undo::All => {
+                    if let Some(txn) = txn.take() {
+                        rollback(txn).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Remember whether `sql` may write: anything but a `SELECT` may (an `INSERT …
+    /// RETURNING` comes as a query too).
+    fn sent(&self, sql: &str) {
+        let select = sql
+            .trim_start()
+            .get(..6)
+            .is_some_and(|word| word.eq_ignore_ascii_case("SELECT"));
+        if !select {
+            self.wrote.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Pass `result` on, remembering the first failure.
@@ -119,6 +197,106 @@ impl Wall {
         }
         result
     }
+}
+
+/// How SeaORM reports a failed `begin`: the pool's own failures as acquiring errors,
+/// the rest as the statement's.
+fn begin_err(err: sqlx::Error) -> DbErr {
+    match err {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        err => DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))),
+    }
+}
+
+fn exec_err(err: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+fn query_err(err: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+/// `stmt` with its values bound, as SeaORM binds them.
+fn bound(stmt: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
+    let values = stmt
+        .values
+        .clone()
+        .unwrap_or(sea_orm::sea_query::Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+}
+
+/// Run `sql` (one or more statements, no parameters) as one round trip.
+async fn simple(txn: &mut PgTxn, sql: &str) -> std::result::Result<(), DbErr> {
+    crate::stats::add_statements(1);
+    let run = async {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut **txn)
+            .await
+            .map_err(exec_err)
+    };
+    deadline(DbBackend::Postgres, run).await.map(drop)
+}
+
+async fn rollback(txn: PgTxn) -> std::result::Result<(), DbErr> {
+    crate::stats::add_statements(1);
+    deadline(DbBackend::Postgres, async {
+        txn.rollback().await.map_err(exec_err)
+    })
+    .await
+}
+
+async fn execute_in(txn: &mut PgTxn, stmt: &Statement) -> std::result::Result<ExecResult, DbErr> {
+    crate::stats::add_statements(1);
+    let run = async { bound(stmt).execute(&mut **txn).await.map_err(exec_err) };
+    deadline(DbBackend::Postgres, run)
+        .await
+        .map(ExecResult::from)
+}
+
+async fn unprepared_in(txn: &mut PgTxn, sql: &str) -> std::result::Result<ExecResult, DbErr> {
+    crate::stats::add_statements(1);
+    let run = async {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut **txn)
+            .await
+            .map_err(exec_err)
+    };
+    deadline(DbBackend::Postgres, run)
+        .await
+        .map(ExecResult::from)
+}
+
+async fn query_one_in(
+    txn: &mut PgTxn,
+    stmt: &Statement,
+) -> std::result::Result<Option<QueryResult>, DbErr> {
+    crate::stats::add_statements(1);
+    let run = async {
+        bound(stmt)
+            .fetch_optional(&mut **txn)
+            .await
+            .map_err(query_err)
+    };
+    deadline(DbBackend::Postgres, run)
+        .await
+        .map(|row| row.map(QueryResult::from))
+}
+
+async fn query_all_in(
+    txn: &mut PgTxn,
+    stmt: &Statement,
+) -> std::result::Result<Vec<QueryResult>, DbErr> {
+    crate::stats::add_statements(1);
+    let run = async { bound(stmt).fetch_all(&mut **txn).await.map_err(query_err) };
+    deadline(DbBackend::Postgres, run)
+        .await
+        .map(|rows| rows.into_iter().map(QueryResult::from).collect())
+}
+
+/// The error for a statement of a change whose transaction a failure already ended.
+fn ended() -> DbErr {
+    DbErr::Custom("the change's transaction has already ended".into())
 }
 
 #[async_trait::async_trait]
@@ -134,9 +312,12 @@ impl ConnectionTrait for Conn {
         match self {
             Conn::Pool(conn) => pooled(conn, conn.execute_raw(stmt)).await,
             Conn::Walled(wall) => {
-                let txn = wall.txn().await?;
-                let result = deadline(DbBackend::Postgres, txn.execute_raw(stmt)).await;
-                wall.noted(result)
+                wall.wrote.store(true, Ordering::Relaxed);
+                let result = async {
+                    let mut txn = wall.open().await?;
+                    execute_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
+                };
+                wall.noted(result.await)
             }
         }
     }
@@ -145,9 +326,12 @@ impl ConnectionTrait for Conn {
         match self {
             Conn::Pool(conn) => pooled(conn, conn.execute_unprepared(sql)).await,
             Conn::Walled(wall) => {
-                let txn = wall.txn().await?;
-                let result = deadline(DbBackend::Postgres, txn.execute_unprepared(sql)).await;
-                wall.noted(result)
+                wall.wrote.store(true, Ordering::Relaxed);
+                let result = async {
+                    let mut txn = wall.open().await?;
+                    unprepared_in(txn.as_mut().ok_or_else(ended)?, sql).await
+                };
+                wall.noted(result.await)
             }
         }
     }
@@ -159,9 +343,12 @@ impl ConnectionTrait for Conn {
         match self {
             Conn::Pool(conn) => pooled(conn, conn.query_one_raw(stmt)).await,
             Conn::Walled(wall) => {
-                let txn = wall.txn().await?;
-                let result = deadline(DbBackend::Postgres, txn.query_one_raw(stmt)).await;
-                wall.noted(result)
+                wall.sent(&stmt.sql);
+                let result = async {
+                    let mut txn = wall.open().await?;
+                    query_one_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
+                };
+                wall.noted(result.await)
             }
         }
     }
@@ -170,9 +357,12 @@ impl ConnectionTrait for Conn {
         match self {
             Conn::Pool(conn) => pooled(conn, conn.query_all_raw(stmt)).await,
             Conn::Walled(wall) => {
-                let txn = wall.txn().await?;
-                let result = deadline(DbBackend::Postgres, txn.query_all_raw(stmt)).await;
-                wall.noted(result)
+                wall.sent(&stmt.sql);
+                let result = async {
+                    let mut txn = wall.open().await?;
+                    query_all_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
+                };
+                wall.noted(result.await)
             }
         }
     }
@@ -255,17 +445,20 @@ impl Db {
     /// of another workspace, whatever a statement's `WHERE` says: a second wall behind the
     /// filters in the code. Both settings are `LOCAL`: they end with the transaction, and
     /// the pooled connection goes back as the owning role. The transaction begins with
-    /// the first statement; call [`Db::finish`] at the end. On SQLite (which has no
-    /// row-level security) it is the pool itself.
+    /// the first statement, in the same round trip as its settings; call [`Db::finish`]
+    /// at the end. On SQLite (which has no row-level security) it is the pool itself.
     pub fn walled(&self, workspace_id: Uuid) -> Db {
         match &self.conn {
             Conn::Pool(pool) if pool.get_database_backend() == DbBackend::Postgres => Db {
                 conn: Conn::Walled(Arc::new(Wall {
                     pool: pool.clone(),
                     workspace_id,
-                    txn: OnceCell::new(),
+                    txn: tokio::sync::Mutex::new(None),
+                    undo: Mutex::new(Vec::new()),
+                    savepoints: AtomicU32::new(0),
                     failure: Mutex::new(None),
                     recorded: AtomicBool::new(false),
+                    wrote: AtomicBool::new(false),
                 })),
                 actor: self.actor.clone(),
                 numbering: self.numbering.clone(),
@@ -314,13 +507,29 @@ impl Db {
                 }
             }
         };
+        let mut txn = wall.txn.lock().await.take();
+        // A change dropped half-way is taken back before the commit.
+        let settled = wall.settle(&mut txn).await;
+        let _ = wall.noted(settled);
         let failure = wall.failure.into_inner().ok().flatten();
-        let Some(txn) = wall.txn.into_inner() else {
-            return Ok(());
+        let Some(txn) = txn else {
+            return match failure {
+                None => Ok(()),
+                Some(failure) => Err(failed(failure)),
+            };
         };
         match failure {
+            // A transaction that only read has nothing to commit. Dropped, it queues its
+            // `ROLLBACK`, which goes out with the check the pool makes of every connection
+            // given back, in the background: the response doesn't wait for it.
+            None if !wall.wrote.load(Ordering::Relaxed) => {
+                drop(txn);
+                crate::stats::add_statements(1);
+                Ok(())
+            }
             None => {
-                txn.commit().await?;
+                let commit = async { txn.commit().await.map_err(exec_err) };
+                deadline(DbBackend::Postgres, commit).await?;
                 crate::stats::add_statements(1);
                 if wall.recorded.load(Ordering::Relaxed)
                     && let Some(numbering) = numbering
@@ -329,14 +538,9 @@ impl Db {
                 }
                 Ok(())
             }
-            Some((unavailable, message)) => {
-                txn.rollback().await?;
-                let err = DbErr::Custom(message);
-                Err(if unavailable {
-                    crate::StoreError::Unavailable(err)
-                } else {
-                    crate::StoreError::Database(err)
-                })
+            Some(failure) => {
+                rollback(txn).await?;
+                Err(failed(failure))
             }
         }
     }
@@ -367,68 +571,213 @@ impl Db {
                     ..TransactionOptions::default()
                 };
                 let txn = pooled(conn, conn.begin_with_options(options)).await?;
-                Ok(WriteTxn { txn, _turn: turn })
+                Ok(WriteTxn {
+                    kind: Write::Txn(txn),
+                    _turn: turn,
+                })
             }
             Conn::Walled(wall) => {
-                let txn = wall.txn().await?;
-                let txn = wall.noted(deadline(DbBackend::Postgres, txn.begin()).await)?;
-                Ok(WriteTxn { txn, _turn: None })
+                wall.wrote.store(true, Ordering::Relaxed);
+                let change = WalledWrite::begin(wall.clone()).await;
+                Ok(WriteTxn {
+                    kind: Write::Walled(wall.noted(change)?),
+                    _turn: None,
+                })
             }
         }
     }
 }
 
-/// A change's transaction from [`Db::begin_write`]: the transaction, and on SQLite this
-/// process's turn to write, given back when the transaction ends.
+/// A change's transaction from [`Db::begin_write`], and on SQLite this process's turn to
+/// write, given back when the transaction ends.
 #[derive(Debug)]
 pub struct WriteTxn {
-    txn: DatabaseTransaction,
+    kind: Write,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+#[derive(Debug)]
+enum Write {
+    /// A transaction of its own on the pool (or a savepoint in one).
+    Txn(DatabaseTransaction),
+    /// A change inside a request's walled transaction.
+    Walled(WalledWrite),
+}
+
+/// A change inside a request's walled transaction: a savepoint, or, when the change is
+/// the first thing the request sends, the transaction itself. A savepoint costs two
+/// round trips (`SAVEPOINT`, `RELEASE`); a change that fails before anything else ran
+/// loses nothing by taking the whole transaction back, and the request's next statement
+/// begins a new one.
+#[derive(Debug)]
+struct WalledWrite {
+    wall: Arc<Wall>,
+    /// `None` when the change began the transaction.
+    savepoint: Option<u32>,
+    ended: bool,
+}
+
+impl WalledWrite {
+    async fn begin(wall: Arc<Wall>) -> std::result::Result<WalledWrite, DbErr> {
+        let savepoint = {
+            let mut txn = wall.txn.lock().await;
+            wall.settle(&mut txn).await?;
+            match txn.as_mut() {
+                None => {
+                    *txn = Some(wall.begin().await?);
+                    None
+                }
+                Some(txn) => {
+                    let n = wall.savepoints.fetch_add(1, Ordering::Relaxed) + 1;
+                    simple(txn, &format!("SAVEPOINT sp{n}")).await?;
+                    Some(n)
+                }
+            }
+        };
+        Ok(WalledWrite {
+            wall,
+            savepoint,
+            ended: false,
+        })
+    }
+
+    /// A nested change: always a savepoint.
+    async fn nested(&self) -> std::result::Result<WalledWrite, DbErr> {
+        let mut txn = self.wall.txn.lock().await;
+        self.wall.settle(&mut txn).await?;
+        let txn = txn.as_mut().ok_or_else(ended)?;
+        let n = self.wall.savepoints.fetch_add(1, Ordering::Relaxed) + 1;
+        simple(txn, &format!("SAVEPOINT sp{n}")).await?;
+        Ok(WalledWrite {
+            wall: self.wall.clone(),
+            savepoint: Some(n),
+            ended: false,
+        })
+    }
+
+    /// Keep the change (`commit`) or take it back.
+    async fn end(&mut self, commit: bool) -> std::result::Result<(), DbErr> {
+        self.ended = true;
+        let mut txn = self.wall.txn.lock().await;
+        // A nested change dropped half-way goes first, or releasing this one would keep it.
+        self.wall.settle(&mut txn).await?;
+        match (self.savepoint, commit) {
+            // The request's commit keeps it.
+            (None, true) => Ok(()),
+            (None, false) => match txn.take() {
+                Some(txn) => rollback(txn).await,
+                None => Ok(()),
+            },
+            (Some(n), true) => {
+                let txn = txn.as_mut().ok_or_else(ended)?;
+                simple(txn, &format!("RELEASE SAVEPOINT sp{n}")).await
+            }
+            (Some(n), false) => {
+                let txn = txn.as_mut().ok_or_else(ended)?;
+                simple(
+                    txn,
+                    &format!("ROLLBACK TO SAVEPOINT sp{n}; RELEASE SAVEPOINT sp{n}"),
+                )
+                .await
+            }
+        }
+    }
+}
+
+impl Drop for WalledWrite {
+    fn drop(&mut self) {
+        if !self.ended
+            && let Ok(mut undo) = self.wall.undo.lock()
+        {
+            undo.push(match self.savepoint {
+                Some(n) => Undo::ToSavepoint(n),
+                None => Undo::All,
+            });
+        }
+    }
 }
 
 impl WriteTxn {
     /// Commit, and give the turn to the next writer.
     pub async fn commit(self) -> std::result::Result<(), DbErr> {
-        self.txn.commit().await
+        match self.kind {
+            Write::Txn(txn) => txn.commit().await,
+            Write::Walled(mut change) => change.end(true).await,
+        }
     }
 
     /// Roll back, and give the turn to the next writer.
     pub async fn rollback(self) -> std::result::Result<(), DbErr> {
-        self.txn.rollback().await
+        match self.kind {
+            Write::Txn(txn) => txn.rollback().await,
+            Write::Walled(mut change) => change.end(false).await,
+        }
     }
-}
 
-impl std::ops::Deref for WriteTxn {
-    type Target = DatabaseTransaction;
-
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
+    /// A change inside this one (a savepoint), which can fail without ending this one.
+    pub async fn begin(&self) -> std::result::Result<WriteTxn, DbErr> {
+        let kind = match &self.kind {
+            Write::Txn(txn) => Write::Txn(txn.begin().await?),
+            Write::Walled(change) => Write::Walled(change.nested().await?),
+        };
+        Ok(WriteTxn { kind, _turn: None })
     }
 }
 
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
-        self.txn.get_database_backend()
+        match &self.kind {
+            Write::Txn(txn) => txn.get_database_backend(),
+            Write::Walled(_) => DbBackend::Postgres,
+        }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
-        self.txn.execute_raw(stmt).await
+        match &self.kind {
+            Write::Txn(txn) => txn.execute_raw(stmt).await,
+            Write::Walled(change) => {
+                let mut txn = change.wall.txn.lock().await;
+                change.wall.settle(&mut txn).await?;
+                execute_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
+            }
+        }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
+        match &self.kind {
+            Write::Txn(txn) => txn.execute_unprepared(sql).await,
+            Write::Walled(change) => {
+                let mut txn = change.wall.txn.lock().await;
+                change.wall.settle(&mut txn).await?;
+                unprepared_in(txn.as_mut().ok_or_else(ended)?, sql).await
+            }
+        }
     }
 
     async fn query_one_raw(
         &self,
         stmt: Statement,
     ) -> std::result::Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one_raw(stmt).await
+        match &self.kind {
+            Write::Txn(txn) => txn.query_one_raw(stmt).await,
+            Write::Walled(change) => {
+                let mut txn = change.wall.txn.lock().await;
+                change.wall.settle(&mut txn).await?;
+                query_one_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
+            }
+        }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all_raw(stmt).await
+        match &self.kind {
+            Write::Txn(txn) => txn.query_all_raw(stmt).await,
+            Write::Walled(change) => {
+                let mut txn = change.wall.txn.lock().await;
+                change.wall.settle(&mut txn).await?;
+                query_all_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
+            }
+        }
     }
 }
 
@@ -437,4 +786,14 @@ impl ConnectionTrait for WriteTxn {
 pub fn now() -> sea_orm::prelude::DateTimeWithTimeZone {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6).into()
+}
+
+/// A request's failure as the store's error.
+fn failed((unavailable, message): (bool, String)) -> crate::StoreError {
+    let err = DbErr::Custom(message);
+    if unavailable {
+        crate::StoreError::Unavailable(err)
+    } else {
+        crate::StoreError::Database(err)
+    }
 }

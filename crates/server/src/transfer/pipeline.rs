@@ -37,7 +37,6 @@ use std::sync::Arc;
 
 use profilegraph_store::upsert::{self, Outcome, Upsert};
 use profilegraph_store::{Db, StoreError, WriteTxn};
-use sea_orm::TransactionTrait;
 use sea_orm::prelude::DateTimeWithTimeZone;
 use tokio::task::JoinHandle;
 use uuid::Uuid;

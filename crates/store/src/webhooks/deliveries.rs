@@ -468,11 +468,7 @@ pub async fn finish_all(db: &Db, clock: &Clock, done: &[(Claimed, Attempt)]) -> 
 
 /// An attempt to `endpoint_id` failed: start its failing streak, or disable it when the
 /// streak has lasted five days.
-async fn failed(
-    txn: &sea_orm::DatabaseTransaction,
-    endpoint_id: Uuid,
-    now: DateTimeWithTimeZone,
-) -> Result<()> {
+async fn failed(txn: &crate::WriteTxn, endpoint_id: Uuid, now: DateTimeWithTimeZone) -> Result<()> {
     // Read it fresh, as other attempts of the endpoint may have finished meanwhile.
     let since: Option<DateTimeWithTimeZone> = endpoints::Entity::find_by_id(endpoint_id)
         .select_only()
