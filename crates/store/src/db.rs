@@ -122,10 +122,19 @@ enum Undo {
 }
 
 impl Wall {
-    /// The transaction, begun (with the role and workspace set) if it isn't yet.
-    async fn open(&self) -> std::result::Result<tokio::sync::MutexGuard<'_, Option<PgTxn>>, DbErr> {
+    /// The transaction as it is (`None` before the first statement), with the changes
+    /// dropped half-way taken back.
+    async fn settled(
+        &self,
+    ) -> std::result::Result<tokio::sync::MutexGuard<'_, Option<PgTxn>>, DbErr> {
         let mut guard = self.txn.lock().await;
         self.settle(&mut guard).await?;
+        Ok(guard)
+    }
+
+    /// The transaction, begun (with the role and workspace set) if it isn't yet.
+    async fn open(&self) -> std::result::Result<tokio::sync::MutexGuard<'_, Option<PgTxn>>, DbErr> {
+        let mut guard = self.settled().await?;
         if guard.is_none() {
             *guard = Some(self.begin().await?);
         }
@@ -228,14 +237,7 @@ fn bound(stmt: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
 
 /// Run `sql` (one or more statements, no parameters) as one round trip.
 async fn simple(txn: &mut PgTxn, sql: &str) -> std::result::Result<(), DbErr> {
-    crate::stats::add_statements(1);
-    let run = async {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut **txn)
-            .await
-            .map_err(exec_err)
-    };
-    deadline(DbBackend::Postgres, run).await.map(drop)
+    unprepared_in(txn, sql).await.map(drop)
 }
 
 async fn rollback(txn: PgTxn) -> std::result::Result<(), DbErr> {
@@ -620,8 +622,7 @@ struct WalledWrite {
 impl WalledWrite {
     async fn begin(wall: Arc<Wall>) -> std::result::Result<WalledWrite, DbErr> {
         let savepoint = {
-            let mut txn = wall.txn.lock().await;
-            wall.settle(&mut txn).await?;
+            let mut txn = wall.settled().await?;
             match txn.as_mut() {
                 None => {
                     *txn = Some(wall.begin().await?);
@@ -643,8 +644,7 @@ impl WalledWrite {
 
     /// A nested change: always a savepoint.
     async fn nested(&self) -> std::result::Result<WalledWrite, DbErr> {
-        let mut txn = self.wall.txn.lock().await;
-        self.wall.settle(&mut txn).await?;
+        let mut txn = self.wall.settled().await?;
         let txn = txn.as_mut().ok_or_else(ended)?;
         let n = self.wall.savepoints.fetch_add(1, Ordering::Relaxed) + 1;
         simple(txn, &format!("SAVEPOINT sp{n}")).await?;
@@ -658,9 +658,8 @@ impl WalledWrite {
     /// Keep the change (`commit`) or take it back.
     async fn end(&mut self, commit: bool) -> std::result::Result<(), DbErr> {
         self.ended = true;
-        let mut txn = self.wall.txn.lock().await;
         // A nested change dropped half-way goes first, or releasing this one would keep it.
-        self.wall.settle(&mut txn).await?;
+        let mut txn = self.wall.settled().await?;
         match (self.savepoint, commit) {
             // The request's commit keeps it.
             (None, true) => Ok(()),
@@ -737,8 +736,7 @@ impl ConnectionTrait for WriteTxn {
         match &self.kind {
             Write::Txn(txn) => txn.execute_raw(stmt).await,
             Write::Walled(change) => {
-                let mut txn = change.wall.txn.lock().await;
-                change.wall.settle(&mut txn).await?;
+                let mut txn = change.wall.settled().await?;
                 execute_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
             }
         }
@@ -748,8 +746,7 @@ impl ConnectionTrait for WriteTxn {
         match &self.kind {
             Write::Txn(txn) => txn.execute_unprepared(sql).await,
             Write::Walled(change) => {
-                let mut txn = change.wall.txn.lock().await;
-                change.wall.settle(&mut txn).await?;
+                let mut txn = change.wall.settled().await?;
                 unprepared_in(txn.as_mut().ok_or_else(ended)?, sql).await
             }
         }
@@ -762,8 +759,7 @@ impl ConnectionTrait for WriteTxn {
         match &self.kind {
             Write::Txn(txn) => txn.query_one_raw(stmt).await,
             Write::Walled(change) => {
-                let mut txn = change.wall.txn.lock().await;
-                change.wall.settle(&mut txn).await?;
+                let mut txn = change.wall.settled().await?;
                 query_one_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
             }
         }
@@ -773,8 +769,7 @@ impl ConnectionTrait for WriteTxn {
         match &self.kind {
             Write::Txn(txn) => txn.query_all_raw(stmt).await,
             Write::Walled(change) => {
-                let mut txn = change.wall.txn.lock().await;
-                change.wall.settle(&mut txn).await?;
+                let mut txn = change.wall.settled().await?;
                 query_all_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
             }
         }
