@@ -124,7 +124,8 @@ both_backends!(
         };
         let [q1, q2, q3, q4_note, q4_move] = hundred;
         assert!(q1 <= 7 + wall, "Q1 profile page ran {q1} statements");
-        assert!(q2 <= 4 + wall, "Q2 look-up ran {q2} statements");
+        // The look-up's first page counts its matches in its own statement.
+        assert!(q2 <= 3 + wall, "Q2 look-up ran {q2} statements");
         assert!(q3 <= 7 + wall, "Q3 export page ran {q3} statements");
         let log = 1;
         assert!(

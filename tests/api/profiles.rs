@@ -456,3 +456,38 @@ both_backends!(paging_arguments_are_checked, |app: TestApp| async move {
             .await;
     }
 });
+
+// A first page that asks for `totalCount` counts in its own statement, before the page's
+// `LIMIT`; a page past a cursor counts separately. Both must give every match, whatever
+// the page size and direction, and 0 when nothing matches.
+both_backends!(
+    total_count_is_every_match_on_every_page,
+    |app: TestApp| async move {
+        for n in 1..=5 {
+            ops::create_profile(&app, &format!("Window Tester {n}"), &[]).await;
+        }
+        let page = |variables: Value| {
+            let app = &app;
+            async move { app.demo_data(PROFILES_PAGE, variables).await["profiles"].clone() }
+        };
+        let first = page(json!({ "first": 2, "search": "window tester" })).await;
+        assert_eq!(first["totalCount"], 5, "{first}");
+        assert_eq!(first["edges"].as_array().unwrap().len(), 2);
+        let last = page(json!({ "last": 2, "search": "window tester" })).await;
+        assert_eq!(last["totalCount"], 5, "{last}");
+        let next = page(json!({
+            "first": 2,
+            "search": "window tester",
+            "after": first["pageInfo"]["endCursor"],
+        }))
+        .await;
+        assert_eq!(next["totalCount"], 5, "{next}");
+        assert_eq!(next["edges"].as_array().unwrap().len(), 2);
+        let none = page(json!({ "first": 2, "search": "no such tester" })).await;
+        assert_eq!(none["totalCount"], 0, "{none}");
+        assert!(none["edges"].as_array().unwrap().is_empty());
+        let all = ops::read_forwards(&app, PROFILES_PAGE, json!({}), &["profiles"], 100).await;
+        let one = page(json!({ "first": 1 })).await;
+        assert_eq!(one["totalCount"], all.len(), "{one}");
+    }
+);

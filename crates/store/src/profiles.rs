@@ -5,7 +5,7 @@ use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, ExprTrait, LockType, Order, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, UpdateMany,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, UpdateMany,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -195,6 +195,35 @@ pub async fn list(
     sort: Sort,
     page: &PageRequest,
 ) -> Result<Page<profiles::Model>> {
+    Ok(read_page(db, workspace_id, search, sort, page, false)
+        .await?
+        .0)
+}
+
+/// [`list`], with the number of profiles that match `search` in the same statement
+/// (`COUNT(*) OVER ()`, taken before the `LIMIT`) when the page has no cursor: then the
+/// page's query sees every match, and a look-up that shows its total scans the
+/// workspace once instead of twice. `None` for a page past a cursor, whose query sees
+/// only the matches beyond it: count those with [`count`].
+pub async fn list_counted(
+    db: &Db,
+    workspace_id: Uuid,
+    search: Option<&SearchTerm>,
+    sort: Sort,
+    page: &PageRequest,
+) -> Result<(Page<profiles::Model>, Option<u64>)> {
+    let counted = page.cursor.is_none();
+    read_page(db, workspace_id, search, sort, page, counted).await
+}
+
+async fn read_page(
+    db: &Db,
+    workspace_id: Uuid,
+    search: Option<&SearchTerm>,
+    sort: Sort,
+    page: &PageRequest,
+    counted: bool,
+) -> Result<(Page<profiles::Model>, Option<u64>)> {
     let key_column = match sort.key {
         SortKey::Name => profiles::Column::Name,
         SortKey::CreatedAt => profiles::Column::CreatedAt,
@@ -203,6 +232,9 @@ pub async fn list(
     let mut select = profiles::Entity::find()
         .filter(condition(workspace_id, search))
         .into_query();
+    if counted {
+        sql::count_all_as_total(&mut select);
+    }
     sql::keyset_page(
         &mut select,
         Expr::col((profiles::Entity, key_column)),
@@ -210,15 +242,23 @@ pub async fn list(
         sort.order,
         page,
     );
-    let rows = profiles::Entity::find()
-        .from_raw_sql(db.conn.get_database_backend().build(&select))
-        .all(&db.conn)
-        .await?;
-    Ok(Page::from_rows(page, rows, |p| match sort.key {
+    let found = db.conn.query_all(&select).await?;
+    let total = match (counted, found.first()) {
+        (false, _) => None,
+        // No cursor and no row: nothing matches.
+        (true, None) => Some(0),
+        (true, Some(row)) => Some(u64::try_from(row.try_get::<i64>("", sql::TOTAL)?).unwrap_or(0)),
+    };
+    let rows = found
+        .iter()
+        .map(|row| profiles::Model::from_query_result(row, ""))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let page = Page::from_rows(page, rows, |p| match sort.key {
         SortKey::Name => Cursor::text(&p.name, p.id),
         SortKey::CreatedAt => Cursor::at(&p.created_at, p.id),
         SortKey::UpdatedAt => Cursor::at(&p.updated_at, p.id),
-    }))
+    });
+    Ok((page, total))
 }
 
 /// How many profiles match `search`.

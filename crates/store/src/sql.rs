@@ -137,7 +137,17 @@ pub fn count_per_parent_as_total(select: &mut SelectStatement, parent: impl Into
     );
 }
 
-/// The column [`count_per_parent_as_total`] adds.
+/// `COUNT(*) OVER () AS total`: the number of rows the statement matches, before its
+/// `LIMIT`, on each row. Read it back with [`TOTAL`].
+pub fn count_all_as_total(select: &mut SelectStatement) {
+    select.expr_window_as(
+        Expr::cust("COUNT(*)"),
+        WindowStatement::new(),
+        Alias::new(TOTAL),
+    );
+}
+
+/// The column [`count_per_parent_as_total`] and [`count_all_as_total`] add.
 pub const TOTAL: &str = "total";
 
 /// Run a top-N-per-parent query.

@@ -10,7 +10,7 @@ use crate::auth::{self, Scope};
 use crate::error::Result;
 use crate::ids::{self, NodeKind};
 use crate::loaders;
-use crate::pagination::{BoxFuture, Count, PageRequest};
+use crate::pagination::{BoxFuture, Count, Known, PageRequest};
 use profilegraph_store::profiles::{self as store, Sort, SortKey};
 use profilegraph_store::text::{ExternalId, SearchTerm};
 
@@ -136,14 +136,24 @@ impl ProfileQuery {
             sort.key.kind(),
         )?;
         let db = crate::context::db(ctx)?;
-        let rows = store::list(db, viewer.workspace_id, search.as_ref(), sort, &page).await?;
-        Ok(ProfileConnection::new(
-            rows.map(Profile::from),
-            CountProfiles {
-                workspace_id: viewer.workspace_id,
-                search,
-            },
-        ))
+        // A first page that shows its total counts in the page's own statement.
+        let (rows, total) = if ctx.look_ahead().field("totalCount").exists() {
+            store::list_counted(db, viewer.workspace_id, search.as_ref(), sort, &page).await?
+        } else {
+            let rows = store::list(db, viewer.workspace_id, search.as_ref(), sort, &page).await?;
+            (rows, None)
+        };
+        let rows = rows.map(Profile::from);
+        Ok(match total {
+            Some(total) => ProfileConnection::new(rows, Known(total)),
+            None => ProfileConnection::new(
+                rows,
+                CountProfiles {
+                    workspace_id: viewer.workspace_id,
+                    search,
+                },
+            ),
+        })
     }
 }
 
