@@ -19,6 +19,7 @@ mod support;
 mod auth;
 mod batching;
 mod browser;
+mod changes;
 mod cors;
 mod docs;
 mod events;

@@ -76,6 +76,12 @@ where
 /// PostgreSQL's (65,535).
 const PARAMETERS: usize = 30_000;
 
+/// How many rows of `A` one `INSERT` takes, within the parameters a statement may have.
+pub fn rows_per_statement<A: ActiveModelTrait>() -> usize {
+    let columns = <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter().count();
+    (PARAMETERS / columns.max(1)).max(1)
+}
+
 /// [`load_rows`] inside the caller's transaction: one statement, or as few as the bind
 /// parameter limits allow.
 pub async fn insert_rows<A, C>(txn: &C, rows: Vec<A>) -> Result<()>
@@ -86,8 +92,7 @@ where
     if rows.is_empty() {
         return Ok(());
     }
-    let columns = <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter().count();
-    let per_statement = (PARAMETERS / columns.max(1)).max(1);
+    let per_statement = rows_per_statement::<A>();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(per_statement).collect();

@@ -9,14 +9,15 @@ use std::time::Duration;
 use sea_orm::sqlx::{self, Postgres};
 use sea_orm::{
     ConnAcquireErr, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    ExecResult, QueryResult, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
+    ExecResult, QueryResult, RuntimeErr, Statement, TransactionTrait,
 };
 use sea_query_sqlx::SqlxValues;
 use uuid::Uuid;
 
 use crate::error::Result;
 use crate::events::numbering::Numbering;
+
+mod sqlite;
 
 /// The role a GraphQL request runs as on PostgreSQL, under the row-level security
 /// policies of the migration `m20261122_000005_row_security`.
@@ -383,9 +384,9 @@ pub struct Db {
     /// request that recorded some; `None` outside the server, where whoever writes
     /// numbers afterwards (see [`crate::events::numbering`]).
     numbering: Option<Arc<Numbering>>,
-    /// SQLite's one writer, taken in turn by this process's write transactions (see
-    /// [`Db::begin_write`]); `None` on PostgreSQL.
-    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// This process's write connection to SQLite, taken in turn by its changes (see
+    /// [`sqlite::Writer`]); `None` on PostgreSQL.
+    writer: Option<sqlite::Writer>,
 }
 
 /// Who made a change: the agent behind the token (if it has one), the token, and the
@@ -404,7 +405,7 @@ impl Db {
     /// Wrap a connected pool.
     pub fn new(conn: DatabaseConnection) -> Self {
         let writer = (conn.get_database_backend() == DbBackend::Sqlite)
-            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+            .then(|| Arc::new(tokio::sync::Mutex::new(None)));
         Self {
             conn: Conn::Pool(conn),
             actor: None,
@@ -551,51 +552,41 @@ impl Db {
     ///
     /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front. With the
     /// default `BEGIN DEFERRED`, two transactions that both read and then write deadlock,
-    /// and SQLite fails one of them with "database is locked" without waiting. And this
-    /// process's writers take turns before they begin, in the order they asked: SQLite
-    /// has one writer, and one that finds the lock taken sleeps in its busy handler (1,
-    /// 2, 5, … up to 100 ms at a time) however soon the lock is free again: under the
-    /// benchmark's writes that put p99 near 85 ms, and 23 ms with turns. The busy timeout
-    /// is left for writers of other processes (a command-line import).
+    /// and SQLite fails one of them with "database is locked" without waiting. It runs on
+    /// this process's one write connection, whose changes take turns in the order they
+    /// asked (under the benchmark's writes, p99 went from 85 ms, with writers sleeping in
+    /// SQLite's busy handler, to 23 ms); its `BEGIN` goes out with its first statement,
+    /// and its events with its next statement or its `COMMIT` (see [`sqlite`]).
     ///
-    /// PostgreSQL ignores the mode. Inside a request's walled transaction it is a
-    /// savepoint: a failed change rolls back to it and leaves the rest of the request
+    /// On PostgreSQL, a transaction on the pool, or inside a request's walled transaction
+    /// a savepoint: a failed change rolls back to it and leaves the rest of the request
     /// alone.
     pub async fn begin_write(&self) -> Result<WriteTxn> {
         match &self.conn {
-            Conn::Pool(conn) => {
-                let turn = match &self.writer {
-                    Some(writer) => Some(writer.clone().lock_owned().await),
-                    None => None,
-                };
-                let options = TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..TransactionOptions::default()
-                };
-                let txn = pooled(conn, conn.begin_with_options(options)).await?;
-                Ok(WriteTxn {
-                    kind: Write::Txn(txn),
-                    _turn: turn,
-                })
-            }
+            Conn::Pool(conn) => match &self.writer {
+                Some(writer) => Ok(WriteTxn {
+                    kind: Write::Sqlite(sqlite::SqliteWrite::begin(conn, writer).await?),
+                }),
+                None => Ok(WriteTxn {
+                    kind: Write::Txn(pooled(conn, conn.begin()).await?),
+                }),
+            },
             Conn::Walled(wall) => {
                 wall.wrote.store(true, Ordering::Relaxed);
                 let change = WalledWrite::begin(wall.clone()).await;
                 Ok(WriteTxn {
                     kind: Write::Walled(wall.noted(change)?),
-                    _turn: None,
                 })
             }
         }
     }
 }
 
-/// A change's transaction from [`Db::begin_write`], and on SQLite this process's turn to
-/// write, given back when the transaction ends.
+/// A change's transaction from [`Db::begin_write`] (on SQLite with this process's turn
+/// to write, given back when the transaction ends).
 #[derive(Debug)]
 pub struct WriteTxn {
     kind: Write,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 #[derive(Debug)]
@@ -604,6 +595,8 @@ enum Write {
     Txn(DatabaseTransaction),
     /// A change inside a request's walled transaction.
     Walled(WalledWrite),
+    /// A change on SQLite, or a savepoint in one.
+    Sqlite(sqlite::SqliteWrite),
 }
 
 /// A change inside a request's walled transaction: a savepoint, or, when the change is
@@ -702,6 +695,7 @@ impl WriteTxn {
         match self.kind {
             Write::Txn(txn) => txn.commit().await,
             Write::Walled(mut change) => change.end(true).await,
+            Write::Sqlite(change) => change.end(true).await,
         }
     }
 
@@ -710,6 +704,7 @@ impl WriteTxn {
         match self.kind {
             Write::Txn(txn) => txn.rollback().await,
             Write::Walled(mut change) => change.end(false).await,
+            Write::Sqlite(change) => change.end(false).await,
         }
     }
 
@@ -718,8 +713,22 @@ impl WriteTxn {
         let kind = match &self.kind {
             Write::Txn(txn) => Write::Txn(txn.begin().await?),
             Write::Walled(change) => Write::Walled(change.nested().await?),
+            Write::Sqlite(change) => Write::Sqlite(change.nested()),
         };
-        Ok(WriteTxn { kind, _turn: None })
+        Ok(WriteTxn { kind })
+    }
+
+    /// Run `statement`, whose answer no one reads (a change's events): on SQLite it goes
+    /// out with the change's next statement or its `COMMIT`, in the same call; elsewhere
+    /// at once. Its failure then fails that statement, or the commit.
+    pub async fn defer(&self, statement: Statement) -> std::result::Result<(), DbErr> {
+        match &self.kind {
+            Write::Sqlite(change) => {
+                change.txn().defer(statement);
+                Ok(())
+            }
+            _ => self.execute_raw(statement).await.map(drop),
+        }
     }
 }
 
@@ -729,12 +738,14 @@ impl ConnectionTrait for WriteTxn {
         match &self.kind {
             Write::Txn(txn) => txn.get_database_backend(),
             Write::Walled(_) => DbBackend::Postgres,
+            Write::Sqlite(_) => DbBackend::Sqlite,
         }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
         match &self.kind {
             Write::Txn(txn) => txn.execute_raw(stmt).await,
+            Write::Sqlite(change) => change.txn().run(stmt).await.map(|(_, done)| done),
             Write::Walled(change) => {
                 let mut txn = change.wall.settled().await?;
                 execute_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
@@ -745,6 +756,10 @@ impl ConnectionTrait for WriteTxn {
     async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
         match &self.kind {
             Write::Txn(txn) => txn.execute_unprepared(sql).await,
+            Write::Sqlite(change) => {
+                let stmt = Statement::from_string(DbBackend::Sqlite, sql.to_owned());
+                change.txn().run(stmt).await.map(|(_, done)| done)
+            }
             Write::Walled(change) => {
                 let mut txn = change.wall.settled().await?;
                 unprepared_in(txn.as_mut().ok_or_else(ended)?, sql).await
@@ -758,6 +773,10 @@ impl ConnectionTrait for WriteTxn {
     ) -> std::result::Result<Option<QueryResult>, DbErr> {
         match &self.kind {
             Write::Txn(txn) => txn.query_one_raw(stmt).await,
+            Write::Sqlite(change) => {
+                let (rows, _) = change.txn().run(stmt).await?;
+                Ok(rows.into_iter().next())
+            }
             Write::Walled(change) => {
                 let mut txn = change.wall.settled().await?;
                 query_one_in(txn.as_mut().ok_or_else(ended)?, &stmt).await
@@ -768,6 +787,7 @@ impl ConnectionTrait for WriteTxn {
     async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
         match &self.kind {
             Write::Txn(txn) => txn.query_all_raw(stmt).await,
+            Write::Sqlite(change) => change.txn().run(stmt).await.map(|(rows, _)| rows),
             Write::Walled(change) => {
                 let mut txn = change.wall.settled().await?;
                 query_all_in(txn.as_mut().ok_or_else(ended)?, &stmt).await

@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use entity::{channels, contacts, profiles as profile_rows};
 
-use crate::Db;
 use crate::channels::ChannelType;
 use crate::contacts::identifier::Identifier;
 use crate::error::{Result, StoreError};
@@ -25,6 +24,7 @@ use crate::membership::{self, NewContact};
 use crate::notes::{self, NoteSpec};
 use crate::profiles::{self, ProfileUpdate};
 use crate::text::{ExternalId, Name};
+use crate::{Db, WriteTxn};
 
 /// One contact of the profile: the channel, the identifier in its stored form, and the
 /// display name a new contact gets (its identifier when `None`).
@@ -154,8 +154,8 @@ pub async fn upsert(db: &Db, workspace_id: Uuid, input: Upsert) -> Result<Upsert
 /// Bring one profile to what `input` describes, inside the caller's transaction `txn`
 /// (as made by the actor of `db`), with its events. A refusal leaves the transaction to
 /// be rolled back by the caller: nothing of the profile is written.
-pub async fn upsert_in<C: ConnectionTrait>(
-    txn: &C,
+pub async fn upsert_in(
+    txn: &WriteTxn,
     db: &Db,
     workspace_id: Uuid,
     input: Upsert,
@@ -319,8 +319,8 @@ pub async fn upsert_in<C: ConnectionTrait>(
 /// contacts, field values, notes and events in one statement each. The others go through
 /// [`upsert_in`] one by one, after; they share nothing with the new ones, so the order
 /// changes nothing.
-pub async fn upsert_many_in<C: ConnectionTrait>(
-    txn: &C,
+pub async fn upsert_many_in(
+    txn: &WriteTxn,
     db: &Db,
     workspace_id: Uuid,
     inputs: Vec<Upsert>,
@@ -426,8 +426,8 @@ async fn fresh<C: ConnectionTrait>(
 /// Make the profiles of `new` (positions and inputs that [`fresh`] chose), each as
 /// [`upsert_in`] makes one, with the same events in the same order, in one statement per
 /// table.
-async fn create_many<C: ConnectionTrait>(
-    txn: &C,
+async fn create_many(
+    txn: &WriteTxn,
     db: &Db,
     workspace_id: Uuid,
     new: Vec<(usize, Upsert)>,

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -27,6 +27,7 @@ use uuid::Uuid;
 use entity::{profile_event_seqs as seqs, profile_events as events};
 
 use crate::Db;
+use crate::db::WriteTxn;
 use crate::error::Result;
 use crate::page::{Page, PageRequest};
 use crate::sql::{self, PARENT};
@@ -141,12 +142,7 @@ pub fn old_new(old: impl Into<Value>, new: impl Into<Value>) -> Value {
 /// commit order). On PostgreSQL it takes no lock; the events are numbered after the
 /// commit, by the server's numbering when `db` is a request's handle (see
 /// [`Db::finish`]), else by whoever calls [`numbering::number`].
-pub async fn record<C: ConnectionTrait>(
-    txn: &C,
-    db: &Db,
-    workspace_id: Uuid,
-    new: Vec<NewEvent>,
-) -> Result<()> {
+pub async fn record(txn: &WriteTxn, db: &Db, workspace_id: Uuid, new: Vec<NewEvent>) -> Result<()> {
     if new.is_empty() {
         return Ok(());
     }
@@ -177,7 +173,14 @@ pub async fn record<C: ConnectionTrait>(
             row.seq = -provisional;
         }
         let active: Vec<events::ActiveModel> = rows.into_iter().map(Into::into).collect();
-        crate::bulk::insert_rows(txn, active).await?;
+        if active.len() <= crate::bulk::rows_per_statement::<events::ActiveModel>() {
+            // No one reads their answer: they go to SQLite with the change's next
+            // statement, or its `COMMIT`, in the same call (see `Db::begin_write`).
+            let insert = events::Entity::insert_many(active).build(sea_orm::DbBackend::Sqlite);
+            txn.defer(insert).await?;
+        } else {
+            crate::bulk::insert_rows(txn, active).await?;
+        }
     }
     Ok(())
 }
