@@ -16,6 +16,7 @@ mod m20261202_000007_webhooks;
 mod m20261210_000008_external_ids;
 mod m20261210_000009_merge;
 mod m20261211_000010_event_numbering;
+mod m20261212_000011_events_numbered_by_their_change;
 mod util;
 
 /// Every migration, in order.
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000008_external_ids::Migration),
             Box::new(m20261210_000009_merge::Migration),
             Box::new(m20261211_000010_event_numbering::Migration),
+            Box::new(m20261212_000011_events_numbered_by_their_change::Migration),
         ]
     }
 }

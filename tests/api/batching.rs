@@ -126,7 +126,7 @@ both_backends!(
         // `Db::walled`); a change is the transaction itself, with no savepoint, when it
         // is the first thing the request sends. A write also records
         // its events (`store::events::record`) in one statement, with provisional
-        // numbers: on SQLite a trigger numbers them as they go in; on PostgreSQL they are
+        // numbers: on SQLite the change numbers them itself; on PostgreSQL they are
         // numbered after the commit, off the request's path (`store::events::numbering`).
         let wall = match app.backend {
             crate::helpers::Backend::Postgres => 2,

@@ -559,14 +559,60 @@ mod pool_exhausted {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn sqlite() {
-        pool_exhausted(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
     async fn postgres() {
         pool_exhausted(Backend::Postgres).await;
     }
+}
+
+/// On SQLite a change runs on the process's own write connection, not one of the pool's
+/// (`store::db::sqlite`): a write that waits for another process's lock leaves a pool of
+/// one connection to the readers, which answer at once, and completes once the lock goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_waiting_for_the_sqlite_lock_leaves_the_pool_to_readers() {
+    let app = spawn_app_with(Backend::Sqlite, |config| config.db_max_connections = 1)
+        .await
+        .expect("SQLite always runs");
+    let peter = demo(&app).await.peter;
+    let (status, _, _) = timed_graphql(&app, VIEWER, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let other = own_connection(&app).await;
+    let lock = other
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+        .unwrap();
+    let holder = spawn_create_note(&app, &peter, "waited for the lock");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let (a, b, ready) = tokio::join!(
+        timed_graphql(&app, VIEWER, json!({})),
+        timed_graphql(&app, VIEWER, json!({})),
+        timed_get(&app, "/health/ready"),
+    );
+    for (status, body, took) in [a, b] {
+        assert_eq!(status, StatusCode::OK, "{body:#}");
+        assert!(took < Duration::from_secs(1), "a read waited {took:?}");
+    }
+    assert_eq!(
+        ready.0,
+        StatusCode::OK,
+        "ready: the pool's connection is free"
+    );
+    assert!(
+        !holder.is_finished(),
+        "the write is still waiting for the lock"
+    );
+
+    lock.rollback().await.unwrap();
+    let (status, body, _) = holder.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert!(
+        body.get("errors").is_none(),
+        "the write went through: {body:#}"
+    );
 }
 
 both_backends!(

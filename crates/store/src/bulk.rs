@@ -74,13 +74,7 @@ where
 
 /// Bind parameters per statement, at most: under SQLite's limit (32,766) and
 /// PostgreSQL's (65,535).
-const PARAMETERS: usize = 30_000;
-
-/// How many rows of `A` one `INSERT` takes, within the parameters a statement may have.
-pub fn rows_per_statement<A: ActiveModelTrait>() -> usize {
-    let columns = <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter().count();
-    (PARAMETERS / columns.max(1)).max(1)
-}
+pub(crate) const PARAMETERS: usize = 30_000;
 
 /// [`load_rows`] inside the caller's transaction: one statement, or as few as the bind
 /// parameter limits allow.
@@ -92,7 +86,8 @@ where
     if rows.is_empty() {
         return Ok(());
     }
-    let per_statement = rows_per_statement::<A>();
+    let columns = <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter().count();
+    let per_statement = (PARAMETERS / columns.max(1)).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(per_statement).collect();

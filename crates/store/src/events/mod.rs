@@ -3,12 +3,12 @@
 //! back leaves no event and one that commits always has its event.
 //!
 //! `seq` numbers a workspace's events in the order they committed, and whoever has read up
-//! to `seq` N has read every event up to N. A change stores its events with provisional,
-//! negative numbers. On SQLite (one writer at a time) a trigger numbers them as they go
-//! in, inside the change's transaction. On PostgreSQL the change takes no lock, and its
-//! events are numbered just after the commit (see [`numbering`]): the commits of one
-//! workspace then flush together instead of queueing behind each other's. Readers only
-//! ever see numbered events.
+//! to `seq` N has read every event up to N. On SQLite (one writer at a time) a change
+//! numbers its own events as it stores them, inside its transaction. On PostgreSQL a
+//! change stores them with provisional, negative numbers and takes no lock, and they are
+//! numbered just after the commit (see [`numbering`]): the commits of one workspace then
+//! flush together instead of queueing behind each other's. Readers only ever see
+//! numbered events.
 //!
 //! Deleting a profile empties the `changes` of its earlier events (names, field values,
 //! note text, identifiers) and keeps only their kind, ids, actor and time: deleted for
@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    QuerySelect,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -138,8 +138,8 @@ pub fn old_new(old: impl Into<Value>, new: impl Into<Value>) -> Value {
 /// Record `new` (in this order) inside the change's transaction `txn`, as made by the
 /// actor of `db`.
 ///
-/// On SQLite a trigger numbers them as they are stored (one writer at a time: that is
-/// commit order). On PostgreSQL it takes no lock; the events are numbered after the
+/// On SQLite the change numbers them as it stores them (one writer at a time: that is
+/// commit order), with its next statement or its `COMMIT`. On PostgreSQL it takes no lock; the events are numbered after the
 /// commit, by the server's numbering when `db` is a request's handle (see
 /// [`Db::finish`]), else by whoever calls [`numbering::number`].
 pub async fn record(txn: &WriteTxn, db: &Db, workspace_id: Uuid, new: Vec<NewEvent>) -> Result<()> {
@@ -148,8 +148,9 @@ pub async fn record(txn: &WriteTxn, db: &Db, workspace_id: Uuid, new: Vec<NewEve
     }
     let actor = db.actor();
     let now = crate::db::now();
-    // Numbered by the database: see the migration `m20261211_000010_event_numbering`.
-    let mut rows: Vec<events::Model> = new
+    // Numbered after the commit on PostgreSQL (see the migration
+    // `m20261211_000010_event_numbering`), by the change itself on SQLite.
+    let rows: Vec<events::Model> = new
         .into_iter()
         .map(|event| events::Model {
             id: Uuid::now_v7(),
@@ -168,19 +169,63 @@ pub async fn record(txn: &WriteTxn, db: &Db, workspace_id: Uuid, new: Vec<NewEve
         store_provisional(txn, &rows).await?;
         db.recorded_events();
     } else {
-        // The trigger `profile_events_numbered` numbers them as they go in, in this order.
-        for (row, provisional) in rows.iter_mut().zip(1_i64..) {
-            row.seq = -provisional;
+        number_and_store(txn, workspace_id, &rows).await?;
+    }
+    Ok(())
+}
+
+/// On SQLite (one writer at a time: that is commit order), raise the workspace's counter
+/// by the events' number and store them with the numbers up to it, in order. No one
+/// reads the answer, so both statements go to SQLite with the change's next statement or
+/// its `COMMIT` ([`WriteTxn::defer`]).
+async fn number_and_store(
+    txn: &WriteTxn,
+    workspace_id: Uuid,
+    rows: &[events::Model],
+) -> Result<()> {
+    const COLUMNS: usize = 11;
+    let backend = sea_orm::DbBackend::Sqlite;
+    for chunk in rows.chunks((crate::bulk::PARAMETERS / COLUMNS).max(1)) {
+        let n = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+        txn.defer(sea_orm::Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO profile_event_seqs (workspace_id, last_seq) VALUES (?, ?) \
+             ON CONFLICT (workspace_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq",
+            [workspace_id.into(), n.into()],
+        ))
+        .await?;
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * COLUMNS);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for (row, below) in chunk.iter().zip((0..n).rev()) {
+            // The k-th of n events: the new last seq minus (n - k).
+            tuples.push(
+                "(?, ?, (SELECT last_seq FROM profile_event_seqs WHERE workspace_id = ?) - ?, \
+                 ?, ?, ?, ?, ?, ?, ?)",
+            );
+            values.extend([
+                row.id.into(),
+                workspace_id.into(),
+                workspace_id.into(),
+                below.into(),
+                row.kind.clone().into(),
+                row.profile_id.into(),
+                row.actor_agent_id.into(),
+                row.actor_token_id.into(),
+                row.request_id.clone().into(),
+                row.occurred_at.into(),
+                row.changes.clone().into(),
+            ]);
         }
-        let active: Vec<events::ActiveModel> = rows.into_iter().map(Into::into).collect();
-        if active.len() <= crate::bulk::rows_per_statement::<events::ActiveModel>() {
-            // No one reads their answer: they go to SQLite with the change's next
-            // statement, or its `COMMIT`, in the same call (see `Db::begin_write`).
-            let insert = events::Entity::insert_many(active).build(sea_orm::DbBackend::Sqlite);
-            txn.defer(insert).await?;
-        } else {
-            crate::bulk::insert_rows(txn, active).await?;
-        }
+        let sql = format!(
+            "INSERT INTO profile_events \
+               (id, workspace_id, seq, kind, profile_id, actor_agent_id, actor_token_id, \
+                request_id, occurred_at, changes) VALUES {}",
+            tuples.join(", ")
+        );
+        txn.defer(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?;
     }
     Ok(())
 }
