@@ -15,7 +15,7 @@ mod m20261202_000006_profile_events;
 mod m20261202_000007_webhooks;
 mod m20261210_000008_external_ids;
 mod m20261210_000009_merge;
-mod m20261211_000010_event_numbering;
+pub(crate) mod m20261211_000010_event_numbering;
 mod m20261212_000011_events_numbered_by_their_change;
 mod util;
 

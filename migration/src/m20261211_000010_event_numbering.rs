@@ -37,6 +37,20 @@ pub const NUMBER: &str = "profile_events_number";
 /// hash): a key space of its own.
 const LOCK_CLASS: i32 = 0x5045_5651; // "PEVQ"
 
+/// On SQLite, the trigger that numbered each event as it was stored (until the
+/// migration `m20261212_000011_events_numbered_by_their_change`).
+pub(crate) const SQLITE_TRIGGER: &str = "CREATE TRIGGER profile_events_numbered AFTER INSERT ON profile_events \
+     WHEN NEW.seq < 0 \
+     BEGIN \
+       INSERT OR IGNORE INTO profile_event_seqs (workspace_id, last_seq) \
+         VALUES (NEW.workspace_id, 0); \
+       UPDATE profile_event_seqs SET last_seq = last_seq + 1 \
+         WHERE workspace_id = NEW.workspace_id; \
+       UPDATE profile_events SET seq = \
+         (SELECT last_seq FROM profile_event_seqs WHERE workspace_id = NEW.workspace_id) \
+         WHERE id = NEW.id; \
+     END";
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -46,20 +60,7 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         if db.get_database_backend() != DbBackend::Postgres {
             // Row by row, in the order of the statement's rows.
-            db.execute_unprepared(
-                "CREATE TRIGGER profile_events_numbered AFTER INSERT ON profile_events \
-                 WHEN NEW.seq < 0 \
-                 BEGIN \
-                   INSERT OR IGNORE INTO profile_event_seqs (workspace_id, last_seq) \
-                     VALUES (NEW.workspace_id, 0); \
-                   UPDATE profile_event_seqs SET last_seq = last_seq + 1 \
-                     WHERE workspace_id = NEW.workspace_id; \
-                   UPDATE profile_events SET seq = \
-                     (SELECT last_seq FROM profile_event_seqs WHERE workspace_id = NEW.workspace_id) \
-                     WHERE id = NEW.id; \
-                 END",
-            )
-            .await?;
+            db.execute_unprepared(SQLITE_TRIGGER).await?;
             return Ok(());
         }
         // CACHE 1: every session takes the next value, so values follow the order of

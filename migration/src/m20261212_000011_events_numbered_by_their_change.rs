@@ -12,6 +12,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
+use crate::m20261211_000010_event_numbering::SQLITE_TRIGGER;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -29,20 +31,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         if db.get_database_backend() == DbBackend::Sqlite {
-            db.execute_unprepared(
-                "CREATE TRIGGER profile_events_numbered AFTER INSERT ON profile_events \
-                 WHEN NEW.seq < 0 \
-                 BEGIN \
-                   INSERT OR IGNORE INTO profile_event_seqs (workspace_id, last_seq) \
-                     VALUES (NEW.workspace_id, 0); \
-                   UPDATE profile_event_seqs SET last_seq = last_seq + 1 \
-                     WHERE workspace_id = NEW.workspace_id; \
-                   UPDATE profile_events SET seq = \
-                     (SELECT last_seq FROM profile_event_seqs WHERE workspace_id = NEW.workspace_id) \
-                     WHERE id = NEW.id; \
-                 END",
-            )
-            .await?;
+            db.execute_unprepared(SQLITE_TRIGGER).await?;
         }
         Ok(())
     }

@@ -456,6 +456,29 @@ async fn waiting_for_a_lock(conn: &DatabaseConnection) -> i64 {
     row.try_get("", "n").unwrap()
 }
 
+/// Peter's id, once the demo token has been used (so its `last_used_at` needs no write
+/// for a while), and another client's transaction holding the lock a note needs: the
+/// whole database on SQLite (`BEGIN IMMEDIATE`), the notes table on PostgreSQL.
+async fn authenticated_and_locked(app: &TestApp) -> (String, sea_orm::DatabaseTransaction) {
+    let peter = demo(app).await.peter;
+    let (status, _, _) = timed_graphql(app, VIEWER, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let other = own_connection(app).await;
+    let lock = other
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+        .unwrap();
+    if app.backend == Backend::Postgres {
+        lock.execute_unprepared("LOCK TABLE notes IN SHARE MODE")
+            .await
+            .unwrap();
+    }
+    (peter, lock)
+}
+
 /// A pool of one connection, held by a write that waits on a lock: other requests are
 /// refused with 503 once the acquire timeout (3 s by default) has passed, not after 30 s;
 /// the write itself completes once the lock goes.
@@ -466,26 +489,7 @@ async fn pool_exhausted(backend: Backend) {
         );
         return;
     };
-    let peter = demo(&app).await.peter;
-    // Authenticated once, so the token's `last_used_at` needs no write for a while.
-    let (status, _, _) = timed_graphql(&app, VIEWER, json!({})).await;
-    assert_eq!(status, StatusCode::OK);
-
-    // Another client takes the write lock: the whole database on SQLite (`BEGIN
-    // IMMEDIATE`), the notes table on PostgreSQL.
-    let other = own_connection(&app).await;
-    let lock = other
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-        .unwrap();
-    if backend == Backend::Postgres {
-        lock.execute_unprepared("LOCK TABLE notes IN SHARE MODE")
-            .await
-            .unwrap();
-    }
+    let (peter, lock) = authenticated_and_locked(&app).await;
 
     // The write takes the pool's only connection and waits for the lock with it.
     let holder = spawn_create_note(&app, &peter, "waited for the lock");
@@ -572,18 +576,7 @@ async fn a_write_waiting_for_the_sqlite_lock_leaves_the_pool_to_readers() {
     let app = spawn_app_with(Backend::Sqlite, |config| config.db_max_connections = 1)
         .await
         .expect("SQLite always runs");
-    let peter = demo(&app).await.peter;
-    let (status, _, _) = timed_graphql(&app, VIEWER, json!({})).await;
-    assert_eq!(status, StatusCode::OK);
-
-    let other = own_connection(&app).await;
-    let lock = other
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-        .unwrap();
+    let (peter, lock) = authenticated_and_locked(&app).await;
     let holder = spawn_create_note(&app, &peter, "waited for the lock");
     tokio::time::sleep(Duration::from_millis(1_500)).await;
 
