@@ -141,6 +141,16 @@ async fn a_savepoint_takes_back_only_itself() {
     inner.execute_raw(rename("Inner, failed")).await.unwrap();
     inner.execute_raw(failing()).await.expect_err("NOT NULL");
     inner.rollback().await.unwrap();
+    // The statement after a savepoint's end (which waits for it) answers for itself.
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT count(*) FROM profiles WHERE name = 'Outer'",
+        ))
+        .await
+        .unwrap()
+        .expect("one row");
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
 
     {
         let dropped = txn.begin().await.unwrap();

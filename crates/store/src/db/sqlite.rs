@@ -124,9 +124,7 @@ impl SqliteWrite {
                 Ok(())
             }
             (Some(n), false) => {
-                self.txn.push(plain(&format!(
-                    "ROLLBACK TO SAVEPOINT sp{n}; RELEASE SAVEPOINT sp{n}"
-                )));
+                self.txn.undo(n);
                 Ok(())
             }
             (None, true) => {
@@ -166,9 +164,7 @@ impl Drop for SqliteWrite {
             return;
         }
         match self.savepoint {
-            Some(n) => self.txn.push(plain(&format!(
-                "ROLLBACK TO SAVEPOINT sp{n}; RELEASE SAVEPOINT sp{n}"
-            ))),
+            Some(n) => self.txn.undo(n),
             None => {
                 let txn = self.txn.clone();
                 match tokio::runtime::Handle::try_current() {
@@ -191,8 +187,16 @@ impl Drop for SqliteWrite {
 }
 
 impl SqliteTxn {
+    /// `statement` goes out with the next call. One SQL statement each: a call answers
+    /// with what follows the statements that waited, counted by their results.
     fn push(&self, statement: Statement) {
         lock(&self.pending).push(statement);
+    }
+
+    /// Take savepoint `n` back, with the next call.
+    fn undo(&self, n: u32) {
+        self.push(plain(&format!("ROLLBACK TO SAVEPOINT sp{n}")));
+        self.push(plain(&format!("RELEASE SAVEPOINT sp{n}")));
     }
 
     fn began(&self) -> bool {
@@ -281,14 +285,15 @@ impl SqliteTxn {
     }
 }
 
-/// Send `statements` as one text with their parameters in order; the last one's rows
-/// and result.
+/// Send `statements` as one text with their parameters in order: the rows of the last
+/// one (which may hold several SQL statements, as `execute_unprepared` may send), and the
+/// result of its last. Every other one is a single SQL statement ([`SqliteTxn::push`]).
 async fn send(
     conn: &mut SqliteConnection,
     statements: Vec<Statement>,
 ) -> Result<(Vec<QueryResult>, ExecResult), DbErr> {
     crate::stats::add_statements(1);
-    let count = statements.len();
+    let before = statements.len().saturating_sub(1);
     let mut sql = String::new();
     let mut values = Vec::new();
     for statement in statements {
@@ -312,11 +317,9 @@ async fn send(
         match step {
             Either::Left(result) => {
                 done += 1;
-                if done == count {
-                    last = Some(result);
-                }
+                last = Some(result);
             }
-            Either::Right(row) if done + 1 == count => rows.push(QueryResult::from(row)),
+            Either::Right(row) if done >= before => rows.push(QueryResult::from(row)),
             Either::Right(_) => {}
         }
     }
