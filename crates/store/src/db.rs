@@ -591,7 +591,7 @@ pub struct WriteTxn {
 
 #[derive(Debug)]
 enum Write {
-    /// A transaction of its own on the pool (or a savepoint in one).
+    /// A transaction of its own on the PostgreSQL pool (or a savepoint in one).
     Txn(DatabaseTransaction),
     /// A change inside a request's walled transaction.
     Walled(WalledWrite),
