@@ -14,9 +14,9 @@ async fn sqlite_app() -> TestApp {
         .expect("SQLite always runs")
 }
 
-async fn named(app: &TestApp, name: &str) -> i64 {
-    let row = app
-        .conn()
+/// Profiles named `name`, as `conn` (the pool, or a change in progress) sees them.
+async fn named(conn: &impl ConnectionTrait, name: &str) -> i64 {
+    let row = conn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
             "SELECT count(*) FROM profiles WHERE name = ?",
@@ -56,21 +56,17 @@ async fn a_change_sends_its_begin_and_its_deferred_statements_with_others() {
         calls, 2,
         "BEGIN with the first statement, the deferred one with COMMIT"
     );
-    assert_eq!(named(&app, "Twice").await, 1, "the deferred statement ran");
+    assert_eq!(
+        named(app.conn(), "Twice").await,
+        1,
+        "the deferred statement ran"
+    );
 
     // A deferred statement goes out before the next one, which sees what it did.
     let txn = app.db.begin_write().await.unwrap();
     txn.execute_raw(rename("Third")).await.unwrap();
     txn.defer(rename("Fourth")).await.unwrap();
-    let row = txn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT count(*) FROM profiles WHERE name = 'Fourth'",
-        ))
-        .await
-        .unwrap()
-        .expect("one row");
-    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+    assert_eq!(named(&txn, "Fourth").await, 1);
     txn.commit().await.unwrap();
 
     // A change that sent nothing commits nothing; one that only deferred sends it all in
@@ -83,7 +79,7 @@ async fn a_change_sends_its_begin_and_its_deferred_statements_with_others() {
     })
     .await;
     assert_eq!(calls, 1);
-    assert_eq!(named(&app, "Deferred only").await, 1);
+    assert_eq!(named(app.conn(), "Deferred only").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,7 +96,7 @@ async fn a_failed_dropped_or_rolled_back_change_leaves_nothing_and_the_next_writ
     txn.execute_raw(rename("Failed")).await.unwrap();
     txn.execute_raw(failing()).await.expect_err("NOT NULL");
     txn.rollback().await.unwrap();
-    assert_eq!(named(&app, "Failed").await, 0);
+    assert_eq!(named(app.conn(), "Failed").await, 0);
 
     // A deferred statement fails with the COMMIT: the commit fails, the change is gone.
     let txn = app.db.begin_write().await.unwrap();
@@ -109,7 +105,7 @@ async fn a_failed_dropped_or_rolled_back_change_leaves_nothing_and_the_next_writ
     txn.commit()
         .await
         .expect_err("the deferred statement failed");
-    assert_eq!(named(&app, "Not committed").await, 0);
+    assert_eq!(named(app.conn(), "Not committed").await, 0);
 
     // A change dropped between its statements (an early return) is rolled back before
     // its connection and the turn go back: the next writer waits for it, then writes.
@@ -127,7 +123,11 @@ async fn a_failed_dropped_or_rolled_back_change_leaves_nothing_and_the_next_writ
         ("Not committed", 0),
         ("Kept", 1),
     ] {
-        assert_eq!(named(&app, name).await, expected, "profiles named {name}");
+        assert_eq!(
+            named(app.conn(), name).await,
+            expected,
+            "profiles named {name}"
+        );
     }
 }
 
@@ -142,15 +142,7 @@ async fn a_savepoint_takes_back_only_itself() {
     inner.execute_raw(failing()).await.expect_err("NOT NULL");
     inner.rollback().await.unwrap();
     // The statement after a savepoint's end (which waits for it) answers for itself.
-    let row = txn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT count(*) FROM profiles WHERE name = 'Outer'",
-        ))
-        .await
-        .unwrap()
-        .expect("one row");
-    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+    assert_eq!(named(&txn, "Outer").await, 1);
 
     {
         let dropped = txn.begin().await.unwrap();
@@ -168,6 +160,10 @@ async fn a_savepoint_takes_back_only_itself() {
         ("Inner, dropped", 0),
         ("Inner, kept", 1),
     ] {
-        assert_eq!(named(&app, name).await, expected, "profiles named {name}");
+        assert_eq!(
+            named(app.conn(), name).await,
+            expected,
+            "profiles named {name}"
+        );
     }
 }
