@@ -17,6 +17,7 @@ mod m20261210_000008_external_ids;
 mod m20261210_000009_merge;
 pub(crate) mod m20261211_000010_event_numbering;
 mod m20261212_000011_events_numbered_by_their_change;
+mod m20261213_000012_events_pending;
 mod util;
 
 /// Every migration, in order.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000009_merge::Migration),
             Box::new(m20261211_000010_event_numbering::Migration),
             Box::new(m20261212_000011_events_numbered_by_their_change::Migration),
+            Box::new(m20261213_000012_events_pending::Migration),
         ]
     }
 }

@@ -35,7 +35,7 @@ pub const NUMBER: &str = "profile_events_number";
 
 /// The first key of the advisory lock a numbering takes (the second is the workspace's
 /// hash): a key space of its own.
-const LOCK_CLASS: i32 = 0x5045_5651; // "PEVQ"
+pub(crate) const LOCK_CLASS: i32 = 0x5045_5651; // "PEVQ"
 
 /// On SQLite, the trigger that numbered each event as it was stored (until the
 /// migration `m20261212_000011_events_numbered_by_their_change`).
@@ -51,33 +51,19 @@ pub(crate) const SQLITE_TRIGGER: &str = "CREATE TRIGGER profile_events_numbered 
          WHERE id = NEW.id; \
      END";
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        if db.get_database_backend() != DbBackend::Postgres {
-            // Row by row, in the order of the statement's rows.
-            db.execute_unprepared(SQLITE_TRIGGER).await?;
-            return Ok(());
-        }
-        // CACHE 1: every session takes the next value, so values follow the order of
-        // the writes that take them.
-        db.execute_unprepared(&format!(
-            "CREATE SEQUENCE profile_events_provisional CACHE 1; \
-             GRANT USAGE ON SEQUENCE profile_events_provisional TO {APP_ROLE}"
-        ))
-        .await?;
-        // The function's access paths are known, whatever the table's statistics say
-        // (a new database's say "empty" until autovacuum next analyses it, and a plan made
-        // then reads the whole log each time): the pending events through the
-        // (workspace, seq) index, each by its primary key. The index scan is a plain one,
-        // not a bitmap scan, so that it marks the entries the last numbering left behind
-        // as dead, and the next scan steps over them without reading the table.
-        db.execute_unprepared(&format!(
-            r#"CREATE FUNCTION {NUMBER}(ws uuid, batch integer) RETURNS bigint
+/// The numbering function as this migration made it: it numbers the provisional
+/// (negative) events in place. (The migration `m20261213_000012_events_pending` replaced
+/// it; its `down` brings this one back.)
+///
+/// Its access paths are known, whatever the table's statistics say (a new database's say
+/// "empty" until autovacuum next analyses it, and a plan made then reads the whole log
+/// each time): the pending events through the (workspace, seq) index, each by its
+/// primary key. The index scan is a plain one, not a bitmap scan, so that it marks the
+/// entries the last numbering left behind as dead, and the next scan steps over them
+/// without reading the table.
+pub(crate) fn number_function() -> String {
+    format!(
+        r#"CREATE FUNCTION {NUMBER}(ws uuid, batch integer) RETURNS bigint
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET enable_bitmapscan = off
@@ -116,8 +102,31 @@ BEGIN
     RETURN numbered;
 END
 $$"#
+    )
+}
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        if db.get_database_backend() != DbBackend::Postgres {
+            // Row by row, in the order of the statement's rows.
+            db.execute_unprepared(SQLITE_TRIGGER).await?;
+            return Ok(());
+        }
+        // CACHE 1: every session takes the next value, so values follow the order of
+        // the writes that take them.
+        db.execute_unprepared(&format!(
+            "CREATE SEQUENCE profile_events_provisional CACHE 1; \
+             GRANT USAGE ON SEQUENCE profile_events_provisional TO {APP_ROLE}"
         ))
         .await?;
+        // The function's access paths are known, whatever the table's statistics say
+        // (see [`number_function`]).
+        db.execute_unprepared(&number_function()).await?;
         Ok(())
     }
 

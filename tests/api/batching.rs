@@ -125,9 +125,9 @@ both_backends!(
         // the role and workspace settings in one round trip, and its end (see
         // `Db::walled`); a change is the transaction itself, with no savepoint, when it
         // is the first thing the request sends. A write also records
-        // its events (`store::events::record`) in one statement, with provisional
-        // numbers: on SQLite the change numbers them itself; on PostgreSQL they are
-        // numbered after the commit, off the request's path (`store::events::numbering`).
+        // its events (`store::events::record`) in one statement: on SQLite the change
+        // numbers them itself; on PostgreSQL they wait for their number, given after the
+        // commit, off the request's path (`store::events::numbering`).
         let wall = match app.backend {
             crate::helpers::Backend::Postgres => 2,
             crate::helpers::Backend::Sqlite => 0,

@@ -365,6 +365,116 @@ both_backends!(
 );
 
 both_backends!(
+    events_waiting_for_their_number_lose_a_deleted_profiles_data_too,
+    |app: TestApp| async move {
+        // On PostgreSQL a change's events wait for their number after its commit. A
+        // profile deleted in that moment must not leave its data behind in them: the
+        // numbering is held off here (its lock, taken by the test) while a change outside
+        // the server records them and the profile is deleted.
+        use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+        let d = demo(&app).await;
+        let peter = crate::support::uuid_of(&d.peter);
+        let postgres = app.backend == crate::helpers::Backend::Postgres;
+        // A connection of the test's own: the server's pool is the server's.
+        let own = sea_orm::Database::connect(app.db_url.as_str())
+            .await
+            .unwrap();
+        let held = own.begin().await.unwrap();
+        if postgres {
+            // The numbering's advisory lock for the workspace (`LOCK_CLASS` of the
+            // migration `m20261211_000010_event_numbering`, 0x5045_5651).
+            held.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(1346721361, hashtext($1::text))",
+                [d.workspace_id.into()],
+            ))
+            .await
+            .unwrap();
+        }
+        use profilegraph_store::events::{EventKind, NewEvent, record};
+        let txn = app.db.begin_write().await.unwrap();
+        let new = vec![
+            NewEvent::new(
+                EventKind::ProfileRenamed,
+                peter,
+                json!({ "name": { "old": "Peter", "new": "Peter Pendingname" } }),
+            ),
+            NewEvent::new(
+                EventKind::NoteCreated,
+                peter,
+                json!({ "body": "Pending note text" }),
+            ),
+        ];
+        record(&txn, &app.db, d.workspace_id, new).await.unwrap();
+        txn.commit().await.unwrap();
+        let waiting = |conn: &sea_orm::DatabaseConnection| {
+            let conn = conn.clone();
+            async move {
+                let rows = conn
+                    .query_all_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        "SELECT changes::text AS changes FROM profile_events_pending",
+                    ))
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|row| row.try_get::<String>("", "changes").unwrap())
+                    .collect::<Vec<_>>()
+            }
+        };
+        if postgres {
+            let pending = waiting(&own).await;
+            assert_eq!(pending.len(), 2, "{pending:?}");
+            assert!(pending.iter().any(|c| c.contains("Pendingname")));
+        }
+        mutate_ok(
+            &app,
+            &app.demo_token,
+            "deleteProfile",
+            json!({ "id": d.peter }),
+        )
+        .await;
+        let secrets = ["Pendingname", "Pending note text"];
+        if postgres {
+            let pending = waiting(&own).await;
+            assert_eq!(
+                pending.len(),
+                3,
+                "the deletion's event waits too: {pending:?}"
+            );
+            for secret in secrets {
+                assert!(
+                    pending.iter().all(|c| !c.contains(secret)),
+                    "{secret} is still waiting to be numbered: {pending:?}"
+                );
+            }
+        }
+        held.commit().await.unwrap();
+        // Numbered now (by the server after the deletion, or by its sweep), and still
+        // without the data.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let events = loop {
+            let (events, _) = feed_after(&app, None).await;
+            if events.len() >= 3 || std::time::Instant::now() > deadline {
+                break events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            kinds(&events),
+            ["PROFILE_RENAMED", "NOTE_CREATED", "PROFILE_DELETED"]
+        );
+        let text = serde_json::to_string(&events).unwrap();
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} is in the log: {text}");
+        }
+        if postgres {
+            assert_eq!(waiting(&own).await.len(), 0, "all of them numbered");
+        }
+    }
+);
+
+both_backends!(
     the_feed_loses_and_repeats_nothing_under_concurrent_writers,
     |app: TestApp| async move {
         let d = demo(&app).await;
@@ -461,7 +571,7 @@ both_backends!(
     events_written_outside_the_server_are_numbered_in_write_order,
     |app: TestApp| async move {
         // A command-line import writes through its own pool: on PostgreSQL its events are
-        // provisional until numbered (by the import at its end, or by any server's sweep).
+        // pending until numbered (by the import at its end, or by any server's sweep).
         // Three transactions of its own, the second with two events.
         let d = demo(&app).await;
         let peter = crate::support::uuid_of(&d.peter);

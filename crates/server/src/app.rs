@@ -140,7 +140,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         None
     };
     // On PostgreSQL events are numbered after their commit: what the demo (or a command
-    // line run) left provisional first, then whatever each request records.
+    // line run) left pending first, then whatever each request records.
     let db = if database::is_sqlite(&config.database_url) {
         db
     } else {

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use entity::{
-    contacts, custom_fields, notes, profile_events, profile_field_values as values,
-    profile_redirects as redirects, profiles,
+    contacts, custom_fields, notes, profile_field_values as values, profile_redirects as redirects,
+    profiles,
 };
 
 use crate::Db;
@@ -161,12 +161,7 @@ pub async fn merge(db: &Db, workspace_id: Uuid, request: MergeRequest) -> Result
         .map(|n| n.id)
         .collect();
     // The merged profile's history is the survivor's from now on.
-    profile_events::Entity::update_many()
-        .col_expr(profile_events::Column::ProfileId, Expr::value(survivor_id))
-        .filter(profile_events::Column::WorkspaceId.eq(workspace_id))
-        .filter(profile_events::Column::ProfileId.eq(merged_id))
-        .exec(&txn)
-        .await?;
+    crate::events::move_history(&txn, workspace_id, merged_id, survivor_id).await?;
     // Ids merged into the merged profile earlier now answer with the survivor too; then
     // the merged id itself.
     redirects::Entity::update_many()

@@ -5,9 +5,10 @@
 //! `seq` numbers a workspace's events in the order they committed, and whoever has read up
 //! to `seq` N has read every event up to N. On SQLite (one writer at a time) a change
 //! numbers its own events as it stores them, inside its transaction. On PostgreSQL a
-//! change stores them with provisional, negative numbers and takes no lock, and they are
-//! numbered just after the commit (see [`numbering`]): the commits of one workspace then
-//! flush together instead of queueing behind each other's. Readers only ever see
+//! change stores them where they wait for their number ([`PENDING`]) and takes no lock,
+//! and just after the commit the numbering moves them into the log with their `seq`s (see
+//! [`numbering`]): the commits of one workspace then flush together instead of queueing
+//! behind each other's, and each event is written to the log once. Readers only ever see
 //! numbered events.
 //!
 //! Deleting a profile empties the `changes` of its earlier events (names, field values,
@@ -149,7 +150,7 @@ pub async fn record(txn: &WriteTxn, db: &Db, workspace_id: Uuid, new: Vec<NewEve
     let actor = db.actor();
     let now = crate::db::now();
     // Numbered after the commit on PostgreSQL (see the migration
-    // `m20261211_000010_event_numbering`), by the change itself on SQLite.
+    // `m20261213_000012_events_pending`), by the change itself on SQLite.
     let rows: Vec<events::Model> = new
         .into_iter()
         .map(|event| events::Model {
@@ -166,7 +167,7 @@ pub async fn record(txn: &WriteTxn, db: &Db, workspace_id: Uuid, new: Vec<NewEve
         })
         .collect();
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        store_provisional(txn, &rows).await?;
+        store_pending(txn, &rows).await?;
         db.recorded_events();
     } else {
         number_and_store(txn, workspace_id, &rows).await?;
@@ -230,10 +231,11 @@ async fn number_and_store(
     Ok(())
 }
 
-/// On PostgreSQL, store the events in one statement, each with a provisional `seq`: minus
-/// the next value of a global sequence, so that the numbering (which numbers the lowest
-/// values last) keeps the order they were written in, here and across transactions.
-async fn store_provisional<C: ConnectionTrait>(txn: &C, rows: &[events::Model]) -> Result<()> {
+/// On PostgreSQL, store the events in one statement in [`PENDING`], where they wait for
+/// the numbering, each with the next value of a global sequence, in order: the numbering
+/// (which takes the lowest values first) keeps the order they were written in, here and
+/// across transactions.
+async fn store_pending<C: ConnectionTrait>(txn: &C, rows: &[events::Model]) -> Result<()> {
     let first = &rows[0];
     let mut values: Vec<sea_orm::Value> = vec![
         first.workspace_id.into(),
@@ -262,10 +264,10 @@ async fn store_provisional<C: ConnectionTrait>(txn: &C, rows: &[events::Model]) 
         ]);
     }
     let sql = format!(
-        "INSERT INTO profile_events \
-           (id, workspace_id, seq, kind, profile_id, actor_agent_id, actor_token_id, \
+        "INSERT INTO {PENDING} \
+           (id, workspace_id, written, kind, profile_id, actor_agent_id, actor_token_id, \
             request_id, occurred_at, changes) \
-         SELECT e.id, $1::uuid, -nextval('profile_events_provisional'), e.kind, e.profile_id, \
+         SELECT e.id, $1::uuid, nextval('profile_events_provisional'), e.kind, e.profile_id, \
            $2::uuid, $3::uuid, $4::varchar, $5::timestamptz, e.changes \
          FROM (SELECT * FROM (VALUES {}) AS v (id, ord, kind, profile_id, changes) \
                ORDER BY v.ord) AS e",
@@ -276,6 +278,10 @@ async fn store_provisional<C: ConnectionTrait>(txn: &C, rows: &[events::Model]) 
     txn.execute_raw(statement).await?;
     Ok(())
 }
+
+/// On PostgreSQL, the table where committed events wait for their number (made by the
+/// migration `m20261213_000012_events_pending`): readers never see them there.
+pub const PENDING: &str = "profile_events_pending";
 
 /// The PostgreSQL channel events are announced on.
 pub const CHANNEL: &str = "profile_events";
@@ -289,7 +295,8 @@ pub async fn last_seq(db: &Db, workspace_id: Uuid) -> Result<i64> {
 }
 
 /// Empty the `changes` of every event of a profile that is being deleted, inside the
-/// deletion's transaction.
+/// deletion's transaction: those in the log, and on PostgreSQL those still waiting for
+/// their number.
 pub async fn erase_profile<C: ConnectionTrait>(
     txn: &C,
     workspace_id: Uuid,
@@ -301,6 +308,46 @@ pub async fn erase_profile<C: ConnectionTrait>(
         .filter(events::Column::ProfileId.eq(profile_id))
         .exec(txn)
         .await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "UPDATE {PENDING} SET changes = '{{}}'::jsonb \
+                 WHERE workspace_id = $1 AND profile_id = $2"
+            ),
+            [workspace_id.into(), profile_id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Give the events of `merged_id` to `survivor_id`, inside the merge's transaction: its
+/// history is the survivor's from now on (on PostgreSQL, with the events still waiting
+/// for their number).
+pub async fn move_history<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Uuid,
+    merged_id: Uuid,
+    survivor_id: Uuid,
+) -> Result<()> {
+    events::Entity::update_many()
+        .col_expr(events::Column::ProfileId, Expr::value(survivor_id))
+        .filter(events::Column::WorkspaceId.eq(workspace_id))
+        .filter(events::Column::ProfileId.eq(merged_id))
+        .exec(txn)
+        .await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "UPDATE {PENDING} SET profile_id = $1 \
+                 WHERE workspace_id = $2 AND profile_id = $3"
+            ),
+            [survivor_id.into(), workspace_id.into(), merged_id.into()],
+        ))
+        .await?;
+    }
     Ok(())
 }
 
@@ -325,10 +372,8 @@ impl EventFilter {
         &self.kinds
     }
 
-    /// Narrow `select` to the numbered events this filter wants.
+    /// Narrow `select` to the events this filter wants.
     fn apply(&self, select: &mut sea_orm::sea_query::SelectStatement) {
-        // Provisional events (negative, PostgreSQL) are not in the log yet.
-        select.and_where(Expr::col((events::Entity, events::Column::Seq)).gt(0));
         if !self.kinds.is_empty() {
             let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
             select.and_where(Expr::col((events::Entity, events::Column::Kind)).is_in(kinds));

@@ -1,16 +1,17 @@
 //! Numbering events after their commit (PostgreSQL).
 //!
-//! A change stores its events with a provisional, negative `seq` and takes no lock (see
-//! the migration `m20261211_000010_event_numbering`), so the commits of one workspace
-//! flush together instead of one after the other. The events get their final `seq`s
-//! from [`number`], one short transaction per workspace that numbers everything that
-//! committed since the last numbering and announces it with `NOTIFY`.
+//! A change stores its events where they wait for their number and takes no lock (see
+//! the migrations `m20261211_000010_event_numbering` and `m20261213_000012_events_pending`),
+//! so the commits of one workspace flush together instead of one after the other. The
+//! events get their final `seq`s from [`number`], one short transaction per workspace
+//! that moves everything that committed since the last numbering into the log, numbered,
+//! and announces it with `NOTIFY`.
 //!
 //! In the server, a [`Numbering`] runs those: a request that recorded events tells it
 //! after its commit ([`Numbering::signal`]), and one task numbers every workspace it was
 //! told of, as a batch: while one numbering runs, and for at least [`GAP`] from its
 //! start, the next batch gathers. Every second it also numbers whatever another process
-//! left provisional (a command-line import, a server that stopped between a commit and
+//! left pending (a command-line import, a server that stopped between a commit and
 //! its numbering).
 //!
 //! A reader of this process sees its own writes: the feed and histories wait for the
@@ -28,12 +29,12 @@ use uuid::Uuid;
 use crate::Db;
 use crate::error::Result;
 
-/// The PostgreSQL function that numbers a workspace's committed provisional events (made
-/// by the migration `m20261211_000010_event_numbering`).
+/// The PostgreSQL function that numbers a workspace's committed pending events (made by
+/// the migration `m20261213_000012_events_pending`).
 const NUMBER: &str = "profile_events_number";
 /// Events numbered per transaction: a large import is numbered in several short ones.
 const BATCH: i32 = 5_000;
-/// How often everything left provisional is numbered, whoever wrote it.
+/// How often everything left pending is numbered, whoever wrote it.
 const SWEEP: Duration = Duration::from_secs(1);
 /// The shortest time from one round's start to the next. A numbering is a transaction
 /// of its own (a function call, a commit, a `NOTIFY`); under a stream of writes, rounds
@@ -45,7 +46,7 @@ const GAP: Duration = Duration::from_millis(5);
 /// failing; what isn't numbered yet is simply not there yet).
 const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 
-/// Number `workspace_id`'s committed provisional events, in the order they were written;
+/// Number `workspace_id`'s committed pending events, in the order they were written;
 /// returns how many. Runs on the pool as the owning role, in transactions of its own. A
 /// no-op on SQLite, where a change numbers its own events.
 pub async fn number(db: &Db, workspace_id: Uuid) -> Result<u64> {
@@ -71,7 +72,7 @@ pub async fn number(db: &Db, workspace_id: Uuid) -> Result<u64> {
     }
 }
 
-/// Number every workspace's committed provisional events; returns how many.
+/// Number every workspace's committed pending events; returns how many.
 pub async fn number_all(db: &Db) -> Result<u64> {
     let mut total = 0;
     for workspace_id in waiting(db).await? {
@@ -80,7 +81,7 @@ pub async fn number_all(db: &Db) -> Result<u64> {
     Ok(total)
 }
 
-/// The workspaces with provisional events: one index probe per workspace.
+/// The workspaces with pending events: one index probe per workspace.
 async fn waiting(db: &Db) -> Result<Vec<Uuid>> {
     let backend = db.conn.get_database_backend();
     if backend != DbBackend::Postgres {
@@ -88,8 +89,11 @@ async fn waiting(db: &Db) -> Result<Vec<Uuid>> {
     }
     let statement = Statement::from_string(
         backend,
-        "SELECT w.id FROM workspaces AS w WHERE EXISTS \
-         (SELECT 1 FROM profile_events AS e WHERE e.workspace_id = w.id AND e.seq < 0)",
+        format!(
+            "SELECT w.id FROM workspaces AS w WHERE EXISTS \
+             (SELECT 1 FROM {} AS e WHERE e.workspace_id = w.id)",
+            super::PENDING
+        ),
     );
     db.conn
         .query_all_raw(statement)
@@ -163,7 +167,7 @@ impl Numbering {
         }
     }
 
-    /// Number what was told of up to now; every so often, everything provisional.
+    /// Number what was told of up to now; every so often, everything pending.
     async fn round(&self, sweep: bool) {
         let (workspaces, upto) = {
             let told = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -172,7 +176,7 @@ impl Numbering {
         };
         for workspace_id in workspaces {
             if let Err(err) = number(&self.db, workspace_id).await {
-                // Left provisional: the sweep tries again.
+                // Left pending: the sweep tries again.
                 tracing::warn!(error = %err, %workspace_id, "cannot number profile events");
             }
         }
