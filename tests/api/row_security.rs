@@ -73,8 +73,8 @@ async fn every_tenant_table_has_a_policy_and_the_app_role_cannot_bypass_it() {
     .await
     .unwrap();
     assert_eq!(
-        protected, 18,
-        "workspaces and the seventeen tables that hold workspace_id"
+        protected, 19,
+        "workspaces and the eighteen tables that hold workspace_id"
     );
     // PostgreSQL skips policies for superusers, BYPASSRLS roles and table owners (unless
     // forced): the app role must be none of them.
