@@ -364,6 +364,31 @@ both_backends!(
     }
 );
 
+/// Hold off the numbering of the workspace's events (PostgreSQL: its advisory lock,
+/// `LOCK_CLASS` of the migration `m20261211_000010_event_numbering`, 0x5045_5651) until the
+/// returned transaction ends, on a connection of the test's own (the server's pool is the
+/// server's). On SQLite, where a change numbers its own events, an idle transaction.
+async fn hold_numbering(
+    app: &TestApp,
+    workspace_id: uuid::Uuid,
+) -> (sea_orm::DatabaseConnection, sea_orm::DatabaseTransaction) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let own = sea_orm::Database::connect(app.db_url.as_str())
+        .await
+        .unwrap();
+    let held = own.begin().await.unwrap();
+    if app.backend == crate::helpers::Backend::Postgres {
+        held.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(1346721361, hashtext($1::text))",
+            [workspace_id.into()],
+        ))
+        .await
+        .unwrap();
+    }
+    (own, held)
+}
+
 both_backends!(
     events_waiting_for_their_number_lose_a_deleted_profiles_data_too,
     |app: TestApp| async move {
@@ -371,26 +396,11 @@ both_backends!(
         // profile deleted in that moment must not leave its data behind in them: the
         // numbering is held off here (its lock, taken by the test) while a change outside
         // the server records them and the profile is deleted.
-        use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
         let d = demo(&app).await;
         let peter = crate::support::uuid_of(&d.peter);
         let postgres = app.backend == crate::helpers::Backend::Postgres;
-        // A connection of the test's own: the server's pool is the server's.
-        let own = sea_orm::Database::connect(app.db_url.as_str())
-            .await
-            .unwrap();
-        let held = own.begin().await.unwrap();
-        if postgres {
-            // The numbering's advisory lock for the workspace (`LOCK_CLASS` of the
-            // migration `m20261211_000010_event_numbering`, 0x5045_5651).
-            held.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock(1346721361, hashtext($1::text))",
-                [d.workspace_id.into()],
-            ))
-            .await
-            .unwrap();
-        }
+        let (own, held) = hold_numbering(&app, d.workspace_id).await;
         use profilegraph_store::events::{EventKind, NewEvent, record};
         let txn = app.db.begin_write().await.unwrap();
         let new = vec![
@@ -471,6 +481,55 @@ both_backends!(
         if postgres {
             assert_eq!(waiting(&own).await.len(), 0, "all of them numbered");
         }
+    }
+);
+
+both_backends!(
+    a_merge_takes_the_events_still_waiting_for_their_number,
+    |app: TestApp| async move {
+        // Events of the merged profile that committed but are not numbered yet (held off
+        // here) become the survivor's history like the numbered ones.
+        let d = demo(&app).await;
+        let twin = mutate_ok(
+            &app,
+            &app.demo_token,
+            "createProfile",
+            json!({ "name": "Peter Twin" }),
+        )
+        .await["profile"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (_own, held) = hold_numbering(&app, d.workspace_id).await;
+        use profilegraph_store::events::{EventKind, NewEvent, record};
+        let txn = app.db.begin_write().await.unwrap();
+        let new = vec![NewEvent::new(
+            EventKind::NoteCreated,
+            crate::support::uuid_of(&twin),
+            json!({ "by": "waiting" }),
+        )];
+        record(&txn, &app.db, d.workspace_id, new).await.unwrap();
+        txn.commit().await.unwrap();
+        let merged = data(
+            &app,
+            &app.demo_token,
+            "mutation($input: MergeProfilesInput!) { mergeProfiles(input: $input) { profile { id } } }",
+            json!({ "input": { "survivorId": d.peter, "mergedId": twin } }),
+        )
+        .await;
+        assert_eq!(merged["mergeProfiles"]["profile"]["id"], d.peter);
+        held.commit().await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let waited = loop {
+            let (events, _) = feed_after(&app, None).await;
+            let found = events.into_iter().find(|e| e["changes"]["by"] == "waiting");
+            if found.is_some() || std::time::Instant::now() > deadline {
+                break found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let waited = waited.expect("the waiting event is numbered");
+        assert_eq!(waited["profileId"], d.peter, "{waited:#}");
     }
 );
 

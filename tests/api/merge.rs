@@ -113,12 +113,29 @@ fn field<'a>(profile: &'a Value, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no field {key}: {profile:#}"))
 }
 
-/// How many rows the event log holds.
+/// How many events have been written: the log's rows, and on PostgreSQL those still
+/// waiting for their number.
 async fn event_count(app: &TestApp) -> u64 {
-    entity::profile_events::Entity::find()
+    let numbered = entity::profile_events::Entity::find()
         .count(app.conn())
         .await
+        .unwrap();
+    if app.backend != crate::helpers::Backend::Postgres {
+        return numbered;
+    }
+    use sea_orm::ConnectionTrait;
+    let waiting: i64 = app
+        .conn()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT COUNT(*) AS n FROM profile_events_pending",
+        ))
+        .await
         .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap();
+    numbered + u64::try_from(waiting).unwrap()
 }
 
 both_backends!(

@@ -267,7 +267,9 @@ async fn two_instances_deliver_every_event_once_at_a_time_and_survive_a_sigkill(
         let row = conn
             .query_one_raw(sea_orm::Statement::from_string(
                 sea_orm::DbBackend::Postgres,
-                "SELECT COUNT(*) AS n FROM profile_events",
+                // Those still waiting for their number included.
+                "SELECT (SELECT COUNT(*) FROM profile_events) \
+                   + (SELECT COUNT(*) FROM profile_events_pending) AS n",
             ))
             .await
             .unwrap()
