@@ -308,18 +308,14 @@ pub async fn erase_profile<C: ConnectionTrait>(
         .filter(events::Column::ProfileId.eq(profile_id))
         .exec(txn)
         .await?;
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            format!(
-                "UPDATE {PENDING} SET changes = '{{}}'::jsonb \
-                 WHERE workspace_id = $1 AND profile_id = $2"
-            ),
-            [workspace_id.into(), profile_id.into()],
-        ))
-        .await?;
-    }
-    Ok(())
+    update_waiting(
+        txn,
+        "changes = '{}'::jsonb",
+        workspace_id,
+        profile_id,
+        Vec::new(),
+    )
+    .await
 }
 
 /// Give the events of `merged_id` to `survivor_id`, inside the merge's transaction: its
@@ -337,17 +333,37 @@ pub async fn move_history<C: ConnectionTrait>(
         .filter(events::Column::ProfileId.eq(merged_id))
         .exec(txn)
         .await?;
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            format!(
-                "UPDATE {PENDING} SET profile_id = $1 \
-                 WHERE workspace_id = $2 AND profile_id = $3"
-            ),
-            [survivor_id.into(), workspace_id.into(), merged_id.into()],
-        ))
-        .await?;
+    update_waiting(
+        txn,
+        "profile_id = $3",
+        workspace_id,
+        merged_id,
+        vec![survivor_id.into()],
+    )
+    .await
+}
+
+/// On PostgreSQL, `SET set` on the events of `profile_id` still waiting for their number
+/// (`$1` is the workspace, `$2` the profile, `$3`… `values`); nothing on SQLite, where
+/// none wait.
+async fn update_waiting<C: ConnectionTrait>(
+    txn: &C,
+    set: &str,
+    workspace_id: Uuid,
+    profile_id: Uuid,
+    values: Vec<sea_orm::Value>,
+) -> Result<()> {
+    if txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
     }
+    let mut all: Vec<sea_orm::Value> = vec![workspace_id.into(), profile_id.into()];
+    all.extend(values);
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!("UPDATE {PENDING} SET {set} WHERE workspace_id = $1 AND profile_id = $2"),
+        all,
+    ))
+    .await?;
     Ok(())
 }
 
